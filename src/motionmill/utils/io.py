@@ -1,0 +1,54 @@
+"""Atomic file writes: write to a temporary name in the same folder, fsync, then rename.
+
+A reader never sees a half-written file, and a crash leaves either the old file or the new one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["atomic_path", "atomic_write", "npy_bytes"]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; on success it is fsynced and renamed to `path`.
+
+    Use it for writers that want a file name (ffmpeg, Pillow). `suffix` defaults to the target's suffix so tools
+    that pick a format from the extension still do.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix if suffix is not None else path.suffix,
+                               dir=path.parent)  # fmt: skip
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        with open(tmp_path, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp_path, path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def atomic_write(path: str | Path, data: bytes | str) -> None:
+    """Write bytes or text to `path` atomically."""
+    with atomic_path(path) as tmp:
+        mode = "w" if isinstance(data, str) else "wb"
+        with open(tmp, mode, encoding="utf-8" if mode == "w" else None) as f:
+            f.write(data)
+
+
+def npy_bytes(arr: np.ndarray) -> bytes:
+    """The bytes of `np.save(arr)`, for atomic writes of .npy files."""
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return buf.getvalue()
