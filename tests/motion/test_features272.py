@@ -5,8 +5,8 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from motion_factory import random_motion
 
+from motion_factory import random_motion
 from motionmill.motion import features272 as f272
 from motionmill.motion.rotations import ry, sixd_to_matrix
 from motionmill.motion.skeleton import SMPL22, forward_kinematics

@@ -49,7 +49,7 @@ def test_six_d_uses_the_first_two_rows():
 def test_axis_angle_matches_rodrigues_formula():
     rng = np.random.default_rng(2)
     aa = rng.normal(size=(50, 3))
-    for v, M in zip(aa, R.axis_angle_to_matrix(aa)):
+    for v, M in zip(aa, R.axis_angle_to_matrix(aa), strict=True):
         theta = np.linalg.norm(v)
         k = v / theta
         K = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
