@@ -1,8 +1,8 @@
 import bvh as independent_bvh
 import numpy as np
 import pytest
-from motion_factory import random_motion
 
+from motion_factory import random_motion
 from motionmill.export.bvh import bvh_to_motion, read_bvh, smpl_name, write_bvh
 from motionmill.motion.container import Motion
 from motionmill.motion.skeleton import SMPL22
