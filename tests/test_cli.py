@@ -10,7 +10,7 @@ from motionmill.cli import COMMANDS, build_parser
 @pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_every_command_documents_itself(name, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        build_parser().parse_args([name, "--help"])
+        build_parser().parse_args([*name.split(), "--help"])
     assert exit_info.value.code == 0
     first_doc_line = COMMANDS[name][0].__doc__.split()[0:3]
     assert " ".join(first_doc_line) in " ".join(capsys.readouterr().out.split())

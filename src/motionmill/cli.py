@@ -45,7 +45,7 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="outputs", help="output folder (default: outputs)")
 
 
-# name -> (function, argument builder, help)
+# name -> (function, argument builder, help). A name with a space is a subcommand of a group ("corpus build").
 COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "convert": (convert, _convert_args, "convert a motion file to another format"),
     "render": (convert, _convert_args, "alias of convert, e.g. motionmill render walk.npy walk.mp4"),
@@ -57,14 +57,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="motionmill", description="Text-to-motion and motion corpus tools.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    groups: dict[str, argparse._SubParsersAction] = {}
     for name, (fn, add_args, help_text) in COMMANDS.items():
-        add_args(sub.add_parser(name, help=help_text, description=fn.__doc__))
+        group, _, leaf = name.rpartition(" ")
+        if group and group not in groups:
+            groups[group] = sub.add_parser(group, help=f"{group} commands").add_subparsers(
+                dest="subcommand", required=True, metavar="SUBCOMMAND"
+            )
+        target = groups[group] if group else sub
+        p = target.add_parser(leaf, help=help_text, description=fn.__doc__)
+        add_args(p)
+        p.set_defaults(_command=name)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = vars(build_parser().parse_args(argv))
-    debug, command = args.pop("debug"), args.pop("command")
+    debug, command = args.pop("debug"), args.pop("_command")
+    args.pop("command"), args.pop("subcommand", None)
     fn = COMMANDS[command][0]
     try:
         fn(**args)
