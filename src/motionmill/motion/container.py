@@ -113,13 +113,9 @@ class Motion:
 
     def bone_offsets(self) -> np.ndarray:
         """(J, 3) rest offsets with the skeleton's directions and this motion's own mean bone lengths."""
-        joints = self.joints()
-        parents = list(self.skeleton.parents)
-        lengths = np.linalg.norm(joints[:, 1:] - joints[:, parents[1:]], axis=-1).mean(0)
-        rest = self.skeleton.offsets
-        out = rest.copy()
-        out[1:] = rest[1:] / np.linalg.norm(rest[1:], axis=-1, keepdims=True) * lengths[:, None]
-        return out
+        from motionmill.motion.ik import fitted_offsets
+
+        return fitted_offsets(self.joints(), self.skeleton)
 
     def features263(self) -> np.ndarray:
         """HumanML3D-263 features (at 20 fps, T' - 1 frames) computed from the joints."""

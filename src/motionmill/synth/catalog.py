@@ -38,10 +38,24 @@ class ActionSpec:
     """Modifier kinds from MODIFIER_VALUES that this action supports."""
     seconds: tuple[float, float] = (2.0, 4.0)
     """Typical duration range of one segment at normal speed."""
+    only: tuple[tuple[str, tuple], ...] = ()
+    """Restrictions of a modifier kind to some of its values, e.g. (("side", ("left", "right")),) for a kick."""
+
+    def values(self, kind: str) -> tuple:
+        """The values of modifier `kind` this action can take (MODIFIER_VALUES unless restricted by `only`)."""
+        return dict(self.only).get(kind, MODIFIER_VALUES[kind])
 
 
 def _a(name, category, body, modifiers=(), seconds=(2.0, 4.0)) -> ActionSpec:
-    return ActionSpec(name, category, body, tuple(modifiers), seconds)
+    only = (("side", ("left", "right")),) if "side" in modifiers and name in _ONE_SIDED else ()
+    if name == "side_step":
+        only += (("direction", ("left", "right")),)
+    return ActionSpec(name, category, body, tuple(modifiers), seconds, only)
+
+
+# Sided actions done with one limb at a time ("both" is only sampled for the others).
+_ONE_SIDED = {"hop", "lunge", "kick", "side_kick", "side_bend", "punch", "uppercut", "elbow_strike", "throw",
+              "dribble", "salute", "scratch_head", "point"}  # fmt: skip
 
 
 _LOCO = ("speed", "direction", "style")
