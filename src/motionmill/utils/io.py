@@ -8,16 +8,13 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
 __all__ = ["atomic_path", "atomic_write", "npy_bytes"]
-
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 @contextlib.contextmanager
@@ -29,15 +26,13 @@ def atomic_path(path: str | Path, suffix: str | None = None) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix if suffix is not None else path.suffix,
-                               dir=path.parent)  # fmt: skip
-    os.close(fd)
-    tmp_path = Path(tmp)
+    suffix = suffix if suffix is not None else path.suffix
+    tmp_path = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{suffix}"
+    tmp_path.touch(exist_ok=False)  # created with the process umask, like any other file
     try:
         yield tmp_path
         with open(tmp_path, "rb+") as f:
             os.fsync(f.fileno())
-        os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give them the usual permissions
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
