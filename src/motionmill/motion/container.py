@@ -129,7 +129,8 @@ class Motion:
         """The motion at another frame rate: joints interpolated linearly, rotations by slerp."""
         if not (np.isfinite(fps) and fps > 0):
             raise ValueError(f"target fps must be a positive number, got {fps}")
-        n = int(np.floor(self.duration * fps + 1e-6)) + 1
+        # a tiny relative slack keeps the last frame when rates come from rounded frame times (BVH 0.03333333 s)
+        n = int(np.floor(self.duration * fps * (1 + 1e-6) + 1e-6)) + 1
         times = np.arange(n) * (self.fps / fps)  # in source frames
         lo = np.minimum(np.floor(times).astype(int), self.num_frames - 1)
         hi = np.minimum(lo + 1, self.num_frames - 1)
