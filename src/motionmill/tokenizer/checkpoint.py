@@ -43,7 +43,7 @@ def save_pretrained(model: MotionTokenizer, folder: str | Path, stats=None) -> P
 
 
 def from_pretrained(folder: str | Path, device: str | torch.device = "cpu"):
-    """Load what `save_pretrained` wrote.
+    """Load what `save_pretrained` wrote, from that folder or from a training run folder (its checkpoint/).
 
     Returns:
         (model in eval mode, `Normalizer` or None when the folder has no stats).
@@ -51,6 +51,8 @@ def from_pretrained(folder: str | Path, device: str | torch.device = "cpu"):
     from safetensors.torch import load_file
 
     folder = Path(folder)
+    if not (folder / CONFIG_NAME).is_file() and (folder / "checkpoint" / CONFIG_NAME).is_file():
+        folder = folder / "checkpoint"  # a training run folder: its latest checkpoint
     for name in (CONFIG_NAME, WEIGHTS_NAME):
         if not (folder / name).is_file():
             raise FileNotFoundError(f"{folder} is not a tokenizer checkpoint: {name} is missing")

@@ -1,0 +1,187 @@
+"""Train, evaluate and apply the FSQ tokenizer on a corpus.
+
+Commands: `motionmill train tokenizer` (a recipe + a corpus -> a run folder), `motionmill eval tokenizer`
+(reconstruction MPJPE, acceleration error, codebook usage and perplexity on a split) and `motionmill tokenize`
+(token ids for every clip of a corpus, written shard by shard so an interrupted run resumes).
+
+A run folder holds its resolved recipe (`config.yaml`), `metrics.jsonl` and `checkpoint/`, which is also a
+tokenizer folder: `tokenizer.checkpoint.from_pretrained(run)` needs nothing else.
+
+Shape legend: B batch, T frames, F features, N tokens.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from motionmill.data.datasets import WindowDataset
+from motionmill.data.store import Corpus
+from motionmill.eval.metrics import acceleration_error, codebook_usage, mpjpe
+from motionmill.motion.features272 import decode_joints
+from motionmill.tokenizer.checkpoint import from_pretrained, save_pretrained
+from motionmill.tokenizer.model import MotionTokenizer, TokenizerConfig
+from motionmill.training.loop import TrainConfig, train
+from motionmill.utils.config import build_dataclass, load_recipe, save_recipe
+from motionmill.utils.io import atomic_write, npy_bytes
+
+__all__ = ["TokenizerDataConfig", "evaluate_tokenizer", "tokenize_corpus", "tokenizer_task", "train_tokenizer"]
+
+SECTIONS = ("model", "train", "data")
+
+
+@dataclass
+class TokenizerDataConfig:
+    """What the tokenizer trains on."""
+
+    window: int = 64
+    """Frames per training window."""
+    samples: int = 0
+    """Windows per epoch; 0 means one per training clip."""
+    eval_clips: int = 64
+    """Validation clips reconstructed at each evaluation."""
+    max_eval_frames: int = 300
+    """Evaluation clips are cut to this many frames."""
+
+
+def tokenizer_task(model: MotionTokenizer, batch: torch.Tensor):
+    """Reconstruction loss of a batch of normalised windows (B, T, F)."""
+    recon, _ = model(batch)
+    return model.loss(batch, recon)
+
+
+def _open_corpus(path: str | Path, feature_dim: int) -> tuple[Corpus, object]:
+    corpus = Corpus(path)
+    if corpus.feature_dim != feature_dim:
+        raise ValueError(f"{path}: the corpus has {corpus.feature_dim}-dim features but the tokenizer expects "
+                         f"{feature_dim} (model.feature_dim)")  # fmt: skip
+    try:
+        stats = corpus.stats()
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{path}: the corpus has no normalisation stats (stats.safetensors); "
+                                "rebuild it with motionmill corpus build") from None  # fmt: skip
+    if stats.dim != feature_dim:
+        raise ValueError(f"{path}/stats.safetensors has {stats.dim} dims, expected {feature_dim}")
+    return corpus, stats
+
+
+def _resolve(config: str | None, run: Path) -> dict[str, dict]:
+    """The run's own recipe when resuming (it wins over --config), else the given recipe."""
+    saved = run / "config.yaml"
+    if saved.is_file():
+        return load_recipe(saved, SECTIONS)
+    if config is None:
+        raise ValueError("--config is required for a new run")
+    return load_recipe(config, SECTIONS)
+
+
+def train_tokenizer(config: str | None, corpus: str, out: str, steps: int | None = None,
+                    progress: bool = True) -> dict:  # fmt: skip
+    """Train a tokenizer; rerunning with the same --out resumes exactly where the run stopped."""
+    run = Path(out)
+    recipe = _resolve(config, run)
+    model_values = dict(recipe["model"])
+    model_cfg = TokenizerConfig.from_name(model_values.pop("preset", "tiny"), **model_values)
+    if steps is not None:
+        recipe["train"]["steps"] = steps
+    train_cfg = build_dataclass(TrainConfig, recipe["train"], "train")
+    data_cfg = build_dataclass(TokenizerDataConfig, recipe["data"], "data")
+    data, stats = _open_corpus(corpus, model_cfg.feature_dim)
+    run.mkdir(parents=True, exist_ok=True)
+    save_recipe(run / "config.yaml", {"model": {**recipe["model"]}, "train": train_cfg, "data": data_cfg})
+    dataset = WindowDataset(data, "train", data_cfg.window, stats, data_cfg.samples or None, train_cfg.seed)
+    val_split = "val" if len(data.indices("val", min_frames=model_cfg.stride * 2)) else "train"
+    val_clips = data.indices(val_split, min_frames=model_cfg.stride * 2)[: data_cfg.eval_clips]
+
+    def evaluate(model):
+        return evaluate_tokenizer(model, stats, data, val_clips, data_cfg.max_eval_frames)
+
+    model = MotionTokenizer(model_cfg)
+    return train(model, tokenizer_task, dataset, train_cfg, run, lambda m, f: save_pretrained(m, f, stats),
+                 evaluate=evaluate, progress=progress)  # fmt: skip
+
+
+@torch.no_grad()
+def _reconstruct(model: MotionTokenizer, stats, clips: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+    """Denormalised reconstructions of (T_i, F) clips, and their code ids."""
+    stride = model.cfg.stride
+    lengths = torch.tensor([len(c) // stride * stride for c in clips])
+    x = torch.zeros(len(clips), int(lengths.max()), model.cfg.feature_dim)
+    for b, c in enumerate(clips):
+        x[b, : lengths[b]] = torch.from_numpy(stats.normalize(c[: lengths[b]]))
+    ids, _ = model.encode(x, lengths)
+    recon = stats.denormalize(model.decode(ids, lengths)).numpy()
+    return [recon[b, : lengths[b]] for b in range(len(clips))], ids.numpy()
+
+
+def evaluate_tokenizer(model: MotionTokenizer, stats, corpus: Corpus, clip_indices, max_frames: int = 300,
+                       batch_size: int = 32) -> dict[str, float]:  # fmt: skip
+    """MPJPE (mm, pelvis-aligned), acceleration error (m/s^2), codebook usage and perplexity on some clips."""
+    model.eval()
+    errors, accels, weights, all_ids = [], [], [], []
+    for start in range(0, len(clip_indices), batch_size):
+        clips = [corpus.window(int(i), 0, max_frames) for i in clip_indices[start : start + batch_size]]
+        recons, ids = _reconstruct(model, stats, clips)
+        for clip, recon in zip(clips, recons, strict=True):
+            truth, pred = decode_joints(clip[: len(recon)].astype(np.float64)), decode_joints(recon.astype(np.float64))
+            errors.append(mpjpe(pred, truth))
+            accels.append(acceleration_error(pred, truth))
+            weights.append(len(recon))
+        all_ids.append(ids.reshape(-1))
+    usage = codebook_usage(np.concatenate(all_ids), model.cfg.codebook_size)
+    return {"mpjpe_mm": float(np.average(errors, weights=weights)), "accel_error": float(np.mean(accels)),
+            "codebook_usage": usage["usage"], "perplexity": usage["perplexity"]}  # fmt: skip
+
+
+def eval_tokenizer(tokenizer: str, corpus: str, split: str = "test", max_clips: int = 0) -> dict[str, float]:
+    """Reconstruction metrics of a trained tokenizer on a corpus split (prints and returns them)."""
+    model, stats = from_pretrained(tokenizer)
+    if stats is None:
+        raise ValueError(f"{tokenizer}: the tokenizer folder has no stats.safetensors")
+    data = Corpus(corpus)
+    clips = data.indices(split, min_frames=model.cfg.stride * 2)
+    if len(clips) == 0:
+        raise ValueError(f"{corpus}: no clips in split {split!r}")
+    metrics = evaluate_tokenizer(model, stats, data, clips[: max_clips or None])
+    print(json.dumps({"split": split, "clips": int(len(clips[: max_clips or None])), **metrics}, indent=2))
+    return metrics
+
+
+def tokenize_corpus(tokenizer: str, corpus: str, out: str | None = None, batch_size: int = 64) -> Path:
+    """Token ids of every clip, one `tokens/shard-XXXXX.npy` (int32, clips back to back) + `.json` index
+    (token offset and count per clip row) per corpus shard; existing shards are kept, so reruns resume."""
+    from tqdm import tqdm
+
+    model, stats = from_pretrained(tokenizer)
+    if stats is None:
+        raise ValueError(f"{tokenizer}: the tokenizer folder has no stats.safetensors")
+    data = Corpus(corpus)
+    folder = Path(out) if out else Path(corpus) / "tokens" / Path(tokenizer).resolve().name
+    shards = data.table.column("shard").to_numpy()
+    for s in tqdm(np.unique(shards), desc="tokenize", unit="shard"):
+        index_path = folder / f"shard-{s:05d}.json"
+        if index_path.is_file():
+            continue
+        rows = np.flatnonzero(shards == s)
+        ids_all, index, offset = [], {"rows": [], "offset": [], "count": []}, 0
+        for b in range(0, len(rows), batch_size):
+            clips = [data.clip(int(i)) for i in rows[b : b + batch_size]]
+            _, ids = _reconstruct(model, stats, clips)
+            for i, r in zip(rows[b : b + batch_size], ids, strict=True):
+                kept = r[r >= 0].astype(np.int32)
+                index["rows"].append(int(i))
+                index["offset"].append(offset)
+                index["count"].append(len(kept))
+                ids_all.append(kept)
+                offset += len(kept)
+        atomic_write(folder / f"shard-{s:05d}.npy", npy_bytes(np.concatenate(ids_all)))
+        atomic_write(index_path, json.dumps(index))  # written last: marks the shard complete
+    info = {"tokenizer": str(Path(tokenizer).resolve()), "codebook_size": model.cfg.codebook_size,
+            "stride": model.cfg.stride, "shards": int(len(np.unique(shards)))}  # fmt: skip
+    atomic_write(folder / "tokens.json", json.dumps(info, indent=2))
+    print(f"tokens of {len(data)} clips written to {folder}")
+    return folder

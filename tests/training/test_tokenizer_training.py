@@ -1,0 +1,103 @@
+"""The tokenizer commands end to end on a small built-in corpus."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from corpus_factory import builtin_corpus
+from motionmill.cli import main
+from motionmill.data.store import Corpus
+from motionmill.tokenizer.checkpoint import from_pretrained
+
+RECIPE = {
+    "model": {"preset": "tiny", "width": 32},
+    "train": {"steps": 12, "batch_size": 8, "lr": 2e-3, "warmup_steps": 2, "log_every": 1, "ckpt_every": 6,
+              "eval_every": 6},
+    "data": {"window": 32, "eval_clips": 4},
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    return builtin_corpus(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def run(corpus, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tok")
+    (folder / "recipe.yaml").write_text(yaml.safe_dump(RECIPE))
+    code = main(["train", "tokenizer", "--config", str(folder / "recipe.yaml"), "--corpus", str(corpus), "--out",
+                 str(folder / "run")])  # fmt: skip
+    assert code == 0
+    return folder / "run"
+
+
+def test_run_folder_holds_its_config_logs_and_a_self_contained_checkpoint(run):
+    assert sorted(p.name for p in run.iterdir() if p.name != "tensorboard") == ["checkpoint", "config.yaml",
+                                                                               "metrics.jsonl"]  # fmt: skip
+    assert sorted(p.name for p in (run / "checkpoint").iterdir()) == [
+        "config.json", "model.safetensors", "optimizer.pt", "stats.safetensors", "trainer.pt"
+    ]
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["model"] == RECIPE["model"] and saved["train"]["steps"] == 12
+    lines = [json.loads(ln) for ln in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [ln["step"] for ln in lines if "loss" in ln] == list(range(1, 13))
+    assert any("eval/mpjpe_mm" in ln for ln in lines)
+    model, stats = from_pretrained(run)
+    assert model.cfg.width == 32 and stats is not None
+
+
+def test_more_steps_resume_from_the_run_folder_without_a_recipe(run, corpus, capsys):
+    assert main(["train", "tokenizer", "--corpus", str(corpus), "--out", str(run), "--steps", "14"]) == 0
+    assert "resuming from" in capsys.readouterr().out
+    lines = [json.loads(ln) for ln in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [ln["step"] for ln in lines if "loss" in ln] == list(range(1, 15))
+    assert yaml.safe_load((run / "config.yaml").read_text())["train"]["steps"] == 14
+
+
+def test_eval_and_tokenize(run, corpus, capsys, tmp_path):
+    assert main(["eval", "tokenizer", "--tokenizer", str(run), "--corpus", str(corpus), "--split", "train",
+                 "--max-clips", "5"]) == 0  # fmt: skip
+    report = json.loads(capsys.readouterr().out)
+    assert report["clips"] == 5 and report["mpjpe_mm"] > 0 and 0 < report["codebook_usage"] <= 1
+    out = tmp_path / "tokens"
+    assert main(["tokenize", "--tokenizer", str(run), "--corpus", str(corpus), "--out", str(out)]) == 0
+    data = Corpus(corpus)
+    model, _ = from_pretrained(run)
+    index = json.loads((out / "shard-00000.json").read_text())
+    ids = np.load(out / "shard-00000.npy")
+    row = index["rows"][1]
+    expected, lengths = model.encode(torch.from_numpy(
+        _normalised(data, row, from_pretrained(run)[1], model.cfg.stride))[None])  # fmt: skip
+    got = ids[index["offset"][1] : index["offset"][1] + index["count"][1]]
+    assert np.array_equal(got, expected[0, : lengths[0]].numpy())
+    before = (out / "shard-00000.npy").stat().st_mtime_ns
+    assert main(["tokenize", "--tokenizer", str(run), "--corpus", str(corpus), "--out", str(out)]) == 0
+    assert (out / "shard-00000.npy").stat().st_mtime_ns == before  # complete shards are not redone
+
+
+def _normalised(data, row, stats, stride):
+    x = data.clip(row)
+    return stats.normalize(x[: len(x) // stride * stride]).astype(np.float32)
+
+
+def test_bad_corpus_fails_at_start_up_with_a_named_reason(corpus, tmp_path, capsys):
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(RECIPE))
+    broken = tmp_path / "no_stats"
+    shutil.copytree(corpus, broken)
+    (broken / "stats.safetensors").unlink()
+    args = ["train", "tokenizer", "--config", str(tmp_path / "recipe.yaml"), "--out", str(tmp_path / "r")]
+    assert main([*args, "--corpus", str(broken)]) == 2
+    assert "stats.safetensors" in capsys.readouterr().err
+    wide = tmp_path / "wide"
+    shutil.copytree(corpus, wide)
+    manifest = json.loads((wide / "manifest.json").read_text())
+    manifest["feature_dim"] = 263
+    (wide / "manifest.json").write_text(json.dumps(manifest))
+    assert main([*args, "--corpus", str(wide)]) == 2
+    assert "263-dim features" in capsys.readouterr().err
+    assert not (tmp_path / "r" / "checkpoint").exists()
