@@ -1,0 +1,1 @@
+"""Evaluation: pure metric functions, the evaluator network, physical plausibility, benchmark suites and reports."""
