@@ -1,0 +1,1 @@
+"""Inference: pure logit transforms and the KV-cached, batched decode loop (`sampling.py`)."""
