@@ -33,6 +33,27 @@ def demo(out: str = "outputs") -> None:
     run_demo(Path(out))
 
 
+def corpus_build(sources: list[str], out: str, engine: str = "local", workers: int | None = None,
+                 shard_size: int = 1000, ray_address: str | None = None, fps: float = 30.0,
+                 allow_uncaptioned: bool = False) -> None:  # fmt: skip
+    """Build (or resume) a corpus from sources such as builtin:1000, humanml3d:DIR, amass:DIR, bvh:DIR."""
+    from motionmill.data.pipeline import BuildConfig, build_corpus
+    from motionmill.data.quality import QualityConfig
+
+    cfg = BuildConfig(shard_size=shard_size, workers=workers, engine=engine, ray_address=ray_address, fps=fps,
+                      quality=QualityConfig(require_captions=not allow_uncaptioned))  # fmt: skip
+    s = build_corpus(sources, Path(out), cfg)
+    print(f"{out}: {s['clips']} clips ({s['hours']:.2f} h), {s['quarantined']} quarantined, {s['shards']} shards "
+          f"({s['reused']} reused) in {s['seconds']:.1f} s")  # fmt: skip
+
+
+def corpus_info(corpus: str) -> None:
+    """Print a corpus's counts per source and split, hours of motion and rejections per filter."""
+    from motionmill.data.pipeline import describe
+
+    print(describe(corpus))
+
+
 def _convert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("src", help="input: *.npy (T,272 features), *.joints.npy, *.bvh or *.smpl.npz")
     p.add_argument("dst", help="output: *.npy, *.joints.npy, *.bvh, *.smpl.npz, *.gif, *.mp4 or *.html")
@@ -45,11 +66,89 @@ def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="outputs", help="output folder (default: outputs)")
 
 
+def _corpus_build_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("sources", nargs="+", metavar="SOURCE", help="source specs: builtin:N[:SEED], humanml3d:DIR, "
+                   "motionmillion:DIR, amass:DIR, bvh:DIR")  # fmt: skip
+    p.add_argument("--out", required=True, help="corpus folder (a rerun resumes: complete shards are kept)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local", help="local process pool or Ray tasks")
+    p.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores; 1 = in-process)")
+    p.add_argument("--shard-size", type=int, default=1000, help="items per shard (default 1000)")
+    p.add_argument("--ray-address", default=None, help="address of a running Ray cluster (default: start locally)")
+    p.add_argument("--fps", type=float, default=30.0, help="corpus frame rate (default 30)")
+    p.add_argument("--allow-uncaptioned", action="store_true", help="keep clips without captions (e.g. AMASS)")
+
+
+def _corpus_info_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("corpus", help="a corpus folder written by corpus build")
+
+
+def train_tokenizer(config: str | None, corpus: str, out: str, steps: int | None = None) -> None:
+    """Train the FSQ tokenizer on a corpus; rerunning with the same --out resumes exactly."""
+    from motionmill.training.tokenizer import train_tokenizer as run
+
+    run(config, corpus, out, steps=steps)
+
+
+def tokenize(tokenizer: str, corpus: str, out: str | None = None) -> None:
+    """Write the token ids of every corpus clip (resumable, shard by shard)."""
+    from motionmill.training.tokenizer import tokenize_corpus
+
+    tokenize_corpus(tokenizer, corpus, out)
+
+
+def eval_tokenizer(tokenizer: str, corpus: str, split: str = "test", max_clips: int = 0) -> None:
+    """Reconstruction MPJPE (mm), acceleration error, codebook usage and perplexity of a tokenizer."""
+    from motionmill.training.tokenizer import eval_tokenizer as run
+
+    run(tokenizer, corpus, split, max_clips)
+
+
+def _train_tokenizer_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, help="recipe YAML, e.g. configs/tokenizer/tiny.yaml (new runs)")
+    p.add_argument("--corpus", required=True, help="corpus folder (motionmill corpus build)")
+    p.add_argument("--out", required=True, help="run folder; an existing run resumes with its own config.yaml")
+    p.add_argument("--steps", type=int, default=None, help="override train.steps of the recipe")
+
+
+def _tokenize_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tokenizer", required=True, help="tokenizer folder or training run folder")
+    p.add_argument("--corpus", required=True, help="corpus folder")
+    p.add_argument("--out", default=None, help="token folder (default CORPUS/tokens/<tokenizer name>)")
+
+
+def _eval_tokenizer_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tokenizer", required=True, help="tokenizer folder or training run folder")
+    p.add_argument("--corpus", required=True, help="corpus folder")
+    p.add_argument("--split", default="test", help="split to evaluate (default test)")
+    p.add_argument("--max-clips", type=int, default=0, help="evaluate at most this many clips (0: all)")
+
+
+def train_generator(config: str | None, corpus: str, tokenizer: str, out: str, steps: int | None = None) -> None:
+    """Train the text-conditioned generator on a corpus tokenised by --tokenizer; reruns resume exactly."""
+    from motionmill.training.generator import train_generator as run
+
+    run(config, corpus, tokenizer, out, steps=steps)
+
+
+def _train_generator_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, help="recipe YAML, e.g. configs/generator/tiny.yaml (new runs)")
+    p.add_argument("--corpus", required=True, help="corpus folder (motionmill corpus build)")
+    p.add_argument("--tokenizer", required=True, help="tokenizer folder or run; the corpus is tokenised if needed")
+    p.add_argument("--out", required=True, help="run folder; an existing run resumes with its own config.yaml")
+    p.add_argument("--steps", type=int, default=None, help="override train.steps of the recipe")
+
+
 # name -> (function, argument builder, help). A name with a space is a subcommand of a group ("corpus build").
 COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "convert": (convert, _convert_args, "convert a motion file to another format"),
     "render": (convert, _convert_args, "alias of convert, e.g. motionmill render walk.npy walk.mp4"),
     "demo": (demo, _demo_args, "run the built-in end-to-end demo"),
+    "corpus build": (corpus_build, _corpus_build_args, "build or resume a motion corpus from sources"),
+    "corpus info": (corpus_info, _corpus_info_args, "counts, hours and rejections of a corpus"),
+    "train tokenizer": (train_tokenizer, _train_tokenizer_args, "train the FSQ motion tokenizer"),
+    "train generator": (train_generator, _train_generator_args, "train the text-to-motion generator"),
+    "tokenize": (tokenize, _tokenize_args, "token ids for every clip of a corpus"),
+    "eval tokenizer": (eval_tokenizer, _eval_tokenizer_args, "reconstruction metrics of a tokenizer"),
 }
 
 
