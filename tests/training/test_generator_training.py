@@ -59,7 +59,8 @@ def test_dataset_crops_to_caption_spans_and_task_scores_end(runs):
     part = ds._span(full, caption, ds.fps[index])
     assert len(part) < len(full)
     model = load_generator(folder / "gen")
+    tokens = torch.tensor([[1, 2, 3], [4, 5, model.cfg.pad_id]])
     batch = {"text_states": torch.randn(2, 5, 384), "text_mask": torch.ones(2, 5, dtype=torch.bool),
-             "tokens": torch.tensor([[1, 2, 3], [4, 5, model.cfg.pad_id]]), "lengths": torch.tensor([3, 2])}  # fmt: skip
+             "tokens": tokens, "lengths": torch.tensor([3, 2])}  # fmt: skip
     loss, logs = generator_task(model, batch, text_dropout=0.0)
     assert torch.isfinite(loss) and 0 <= logs["token_acc"] <= 1

@@ -28,7 +28,8 @@ import numpy as np
 
 from motionmill.utils.io import atomic_write, npy_bytes
 
-__all__ = ["SCHEMA_VERSION", "ClipRecord", "Corpus", "QuarantineRecord", "ShardWriter", "clip_schema"]
+__all__ = ["SCHEMA_VERSION", "ClipRecord", "Corpus", "QuarantineRecord", "ShardWriter", "clip_schema",
+           "completed_shard", "quarantine_schema", "shard_name"]  # fmt: skip
 
 SCHEMA_VERSION = 1
 SPLITS = ("train", "val", "test", "zeroshot")
@@ -58,7 +59,9 @@ class QuarantineRecord:
     stage: str
     """read | featurise | filter."""
     filter: str
+    """The filter (quality stage) or the kind of failure: load, empty, resample, error."""
     value: float
+    """The measured value, NaN when nothing was measured."""
     reason: str
 
 
@@ -94,6 +97,13 @@ def _parquet_bytes(rows: list[dict], schema) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+def _plain(value):
+    """JSON fallback for numpy scalars and arrays in clip metadata."""
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
+    raise TypeError(f"clip metadata value {value!r} is not JSON-serialisable")
+
+
 def shard_name(index: int) -> str:
     return f"shard-{index:05d}"
 
@@ -115,8 +125,9 @@ class ShardWriter:
     def add(self, record: ClipRecord, features: np.ndarray) -> None:
         if features.ndim != 2 or features.shape[1] != self.feature_dim:
             raise ValueError(f"clip {record.id}: features must be (T, {self.feature_dim}), got {features.shape}")
+        meta = json.dumps(record.meta, sort_keys=True, default=_plain)
         row = {**record.__dict__, "frames": int(features.shape[0]), "shard": self.index, "offset": self.frames,
-               "quality": sorted(record.quality.items()), "meta": json.dumps(record.meta, sort_keys=True)}  # fmt: skip
+               "quality": sorted(record.quality.items()), "meta": meta}  # fmt: skip
         self.rows.append(row)
         self.chunks.append(np.asarray(features, dtype=np.float16))
         self.frames += features.shape[0]
@@ -124,32 +135,45 @@ class ShardWriter:
     def reject(self, record: QuarantineRecord) -> None:
         self.rejected.append(dict(record.__dict__))
 
-    def close(self) -> dict:
-        """Write the shard and return its info (name, clips, quarantined, frames, sha256)."""
+    def close(self, extra: dict | None = None) -> dict:
+        """Write the shard and return its info.
+
+        Args:
+            extra: more JSON-able fields for the info (the pipeline adds its item accounting and plan digest).
+
+        Returns:
+            {name, clips, quarantined, frames, sha256 (of the .npy), files: {relative path: sha256}, **extra}.
+        """
         name = shard_name(self.index)
         data = np.concatenate(self.chunks) if self.chunks else np.zeros((0, self.feature_dim), np.float16)
-        blob = npy_bytes(data)
-        atomic_write(self.root / "shards" / f"{name}.npy", blob)
-        atomic_write(self.root / "parts" / f"{name}.clips.parquet", _parquet_bytes(self.rows, clip_schema()))
-        atomic_write(self.root / "parts" / f"{name}.quarantine.parquet",
-                     _parquet_bytes(self.rejected, quarantine_schema()))  # fmt: skip
-        info = {"name": name, "clips": len(self.rows), "quarantined": len(self.rejected), "frames": self.frames,
-                "sha256": hashlib.sha256(blob).hexdigest()}  # fmt: skip
+        blobs = {f"shards/{name}.npy": npy_bytes(data),
+                 f"parts/{name}.clips.parquet": _parquet_bytes(self.rows, clip_schema()),
+                 f"parts/{name}.quarantine.parquet": _parquet_bytes(self.rejected, quarantine_schema())}  # fmt: skip
+        for rel, blob in blobs.items():
+            atomic_write(self.root / rel, blob)
+        files = {rel: hashlib.sha256(blob).hexdigest() for rel, blob in blobs.items()}
+        info = {**(extra or {}), "name": name, "clips": len(self.rows), "quarantined": len(self.rejected),
+                "frames": self.frames, "sha256": files[f"shards/{name}.npy"], "files": files}  # fmt: skip
         atomic_write(self.root / "parts" / f"{name}.json", json.dumps(info, sort_keys=True))
         return info
 
 
 def completed_shard(root: str | Path, index: int) -> dict | None:
-    """The info of a shard whose files are all written and intact, else None."""
+    """The info of a shard whose files are all written and intact (SHA-256 checked), else None."""
     root = Path(root)
     name = shard_name(index)
     info_path = root / "parts" / f"{name}.json"
     if not info_path.is_file():
         return None
-    info = json.loads(info_path.read_text())
-    shard = root / "shards" / f"{name}.npy"
-    if not shard.is_file() or hashlib.sha256(shard.read_bytes()).hexdigest() != info["sha256"]:
+    try:
+        info = json.loads(info_path.read_text())
+    except ValueError:
         return None
+    files = info.get("files") or {f"shards/{name}.npy": info.get("sha256")}
+    for rel, digest in files.items():
+        path = root / rel
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            return None
     return info
 
 
@@ -193,9 +217,10 @@ class Corpus:
     def window(self, i: int, start: int, length: int) -> np.ndarray:
         """(length, F) float32 frames [start, start + length) of clip i (clipped to the clip)."""
         n = int(self._frames[i])
-        start, stop = max(0, start), min(n, start + length)
+        lo = min(max(0, start), n)
+        hi = max(lo, min(n, start + length))
         base = int(self._offset[i])
-        return np.asarray(self._shard_array(int(self._shard[i]))[base + start : base + stop], dtype=np.float32)
+        return np.asarray(self._shard_array(int(self._shard[i]))[base + lo : base + hi], dtype=np.float32)
 
     def clip(self, i: int) -> np.ndarray:
         """(T, F) float32 features of clip i."""

@@ -71,7 +71,8 @@ class TokenTextDataset(Dataset):
         self.tokens, self.stride, self.max_tokens, self.cfg, self.seed = tokens, stride, max_tokens, cfg, seed
         texts = corpus.table.column("texts").to_pylist()
         fps = corpus.table.column("fps").to_numpy()
-        self.rows = [int(i) for i in corpus.indices(split) if texts[i] and len(tokens.get(int(i), ())) >= cfg.min_tokens]
+        usable = (int(i) for i in corpus.indices(split) if texts[i])
+        self.rows = [i for i in usable if len(tokens.get(i, ())) >= cfg.min_tokens]
         if not self.rows:
             raise ValueError(f"{corpus.root}: no tokenised, captioned clips in split {split!r}")
         self.texts = [texts[i] for i in self.rows]
