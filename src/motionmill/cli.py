@@ -138,11 +138,58 @@ def _train_generator_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=None, help="override train.steps of the recipe")
 
 
+def generate(prompts: list[str], out: str, prompts_file: str | None = None, seconds: float | None = None,
+             seed: int = 0, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+             guidance: float = 1.0, greedy: bool = False, model: str = "builtin", rewrite_url: str | None = None,
+             rewrite_model: str | None = None) -> None:  # fmt: skip
+    """Generate motion from text: per prompt a .npy, .joints.npy, .bvh, .gif, .html and a .json record."""
+    from motionmill.inference.generate import read_prompts_file, run_generate
+
+    prompts = list(prompts) + (read_prompts_file(prompts_file) if prompts_file else [])
+    if not prompts:
+        raise ValueError("give at least one prompt, or --prompts-file")
+    run_generate(prompts, out, model=model, seconds=seconds, seed=seed, rewrite_url=rewrite_url,
+                 rewrite_model=rewrite_model, temperature=temperature, top_k=top_k, top_p=top_p, guidance=guidance,
+                 greedy=greedy)  # fmt: skip
+
+
+def _generate_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("prompts", nargs="*", help="text prompts (quote each one)")
+    p.add_argument("--prompts-file", default=None, help="a UTF-8 file with one prompt per line")
+    p.add_argument("--out", default="outputs/generate", help="output folder (default outputs/generate)")
+    p.add_argument("--seconds", type=float, default=None, help="target duration (length control), e.g. 4")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first prompt; prompt i uses seed + i")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1)")
+    p.add_argument("--top-k", type=int, default=None, help="sample among the k most likely codes")
+    p.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass, e.g. 0.95")
+    p.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale (1 = none)")
+    p.add_argument("--greedy", action="store_true", help="argmax decoding instead of sampling")
+    p.add_argument("--model", default="builtin", help="pipeline folder (default: the built-in model)")
+    p.add_argument("--rewrite-url", default=None, help="OpenAI-compatible endpoint to rewrite prompts first")
+    p.add_argument("--rewrite-model", default=None, help="model name for --rewrite-url")
+
+
+def export_pipeline(tokenizer: str, generator: str, out: str, text_encoder: str = "minilm") -> None:
+    """Assemble a text-to-motion pipeline folder (for --model) from a tokenizer run and a generator run."""
+    from motionmill.inference.pipeline import assemble_pipeline
+
+    print(f"pipeline written to {assemble_pipeline(tokenizer, generator, out, text_encoder)}")
+
+
+def _export_pipeline_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tokenizer", required=True, help="tokenizer run or folder")
+    p.add_argument("--generator", required=True, help="generator run or folder")
+    p.add_argument("--out", required=True, help="pipeline folder to write")
+    p.add_argument("--text-encoder", default="minilm", help="text encoder the generator was trained with")
+
+
 # name -> (function, argument builder, help). A name with a space is a subcommand of a group ("corpus build").
 COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "convert": (convert, _convert_args, "convert a motion file to another format"),
     "render": (convert, _convert_args, "alias of convert, e.g. motionmill render walk.npy walk.mp4"),
     "demo": (demo, _demo_args, "run the built-in end-to-end demo"),
+    "generate": (generate, _generate_args, "generate motion from text prompts"),
+    "export pipeline": (export_pipeline, _export_pipeline_args, "assemble a pipeline folder from training runs"),
     "corpus build": (corpus_build, _corpus_build_args, "build or resume a motion corpus from sources"),
     "corpus info": (corpus_info, _corpus_info_args, "counts, hours and rejections of a corpus"),
     "train tokenizer": (train_tokenizer, _train_tokenizer_args, "train the FSQ motion tokenizer"),

@@ -4,34 +4,18 @@ import json
 
 import pytest
 import torch
-import yaml
 
-from corpus_factory import builtin_corpus
-from motionmill.cli import main
+from corpus_factory import TINY_GENERATOR, tiny_runs
 from motionmill.data.store import Corpus
 from motionmill.inference.checkpoint import load_generator
 from motionmill.training.generator import GeneratorDataConfig, TokenTextDataset, generator_task, load_tokens
 
 pytest.importorskip("transformers", reason="the built-in text encoder needs the [text] extra")
 
-TOKENIZER = {"model": {"preset": "tiny", "width": 32}, "train": {"steps": 4, "batch_size": 8, "ckpt_every": 4},
-             "data": {"window": 32, "eval_clips": 2}}  # fmt: skip
-GENERATOR = {"model": {"preset": "tiny", "n_layer": 1, "dim": 32, "n_head": 2},
-             "train": {"steps": 6, "batch_size": 8, "log_every": 1, "ckpt_every": 3, "eval_every": 3},
-             "data": {"eval_items": 8}}  # fmt: skip
-
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    corpus = builtin_corpus(tmp_path_factory)
-    folder = tmp_path_factory.mktemp("gen")
-    (folder / "tok.yaml").write_text(yaml.safe_dump(TOKENIZER))
-    (folder / "gen.yaml").write_text(yaml.safe_dump(GENERATOR))
-    assert main(["train", "tokenizer", "--config", str(folder / "tok.yaml"), "--corpus", str(corpus),
-                 "--out", str(folder / "tok")]) == 0  # fmt: skip
-    assert main(["train", "generator", "--config", str(folder / "gen.yaml"), "--corpus", str(corpus),
-                 "--tokenizer", str(folder / "tok"), "--out", str(folder / "gen")]) == 0  # fmt: skip
-    return corpus, folder
+    return tiny_runs(tmp_path_factory)
 
 
 def test_generator_run_folder(runs):
@@ -41,7 +25,7 @@ def test_generator_run_folder(runs):
         "config.json", "model.safetensors", "optimizer.pt", "trainer.pt"
     ]
     lines = [json.loads(ln) for ln in (run / "metrics.jsonl").read_text().splitlines()]
-    assert [ln["step"] for ln in lines if "loss" in ln] == list(range(1, 7))
+    assert [ln["step"] for ln in lines if "loss" in ln] == list(range(1, TINY_GENERATOR["train"]["steps"] + 1))
     assert any("eval/token_acc" in ln for ln in lines)
     model = load_generator(run)
     assert model.cfg.text_dim == 384 and model.cfg.vocab_codes == 1000

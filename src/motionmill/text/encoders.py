@@ -138,6 +138,9 @@ class HFEncoder(TextEncoder):
         if model_type in ("t5", "mt5", "umt5") and self.kind != "t5":
             raise ValueError(f"{self.folder} holds a {model_type} model: load it with the spec 't5:{self.folder}'")
         model_cls = transformers.T5EncoderModel if self.kind == "t5" else transformers.AutoModel
+        # loading local weights needs no progress bars or notices on stderr (they break one-line CLI errors)
+        transformers.utils.logging.disable_progress_bar()
+        transformers.utils.logging.set_verbosity_error()
         try:
             tokenizer = transformers.AutoTokenizer.from_pretrained(str(self.folder), local_files_only=True)
             model = model_cls.from_pretrained(str(self.folder), local_files_only=True)
