@@ -31,15 +31,6 @@ class EndProneGenerator(MotionGenerator):
         return logits + self.end_bonus * (torch.arange(logits.shape[-1]) == self.cfg.end_id)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models run fastest on one thread, and much slower when threads contend for a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_model(cls: type = MotionGenerator, seed: int = 0) -> MotionGenerator:
     torch.manual_seed(seed)
     cfg = GeneratorConfig(vocab_codes=K, n_layer=2, n_head=4, dim=64, text_dim=TEXT_DIM, max_motion_tokens=MAX_MOTION)

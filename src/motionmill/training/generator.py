@@ -26,7 +26,7 @@ from motionmill.data.store import Corpus
 from motionmill.generator.model import GeneratorConfig, MotionGenerator
 from motionmill.inference.checkpoint import save_generator
 from motionmill.training.loop import TrainConfig, train
-from motionmill.utils.config import build_dataclass, load_recipe, save_recipe
+from motionmill.utils.config import build_dataclass, run_recipe, save_recipe
 
 __all__ = ["GeneratorDataConfig", "TokenTextDataset", "generator_task", "train_generator"]
 
@@ -140,15 +140,6 @@ def generator_task(model: MotionGenerator, batch: dict, text_dropout: float = 0.
     return loss, {"token_acc": acc.item()}
 
 
-def _resolve(config: str | None, run: Path) -> dict[str, dict]:
-    saved = run / "config.yaml"
-    if saved.is_file():
-        return load_recipe(saved, SECTIONS)
-    if config is None:
-        raise ValueError("--config is required for a new run")
-    return load_recipe(config, SECTIONS)
-
-
 def train_generator(config: str | None, corpus: str, tokenizer: str, out: str, steps: int | None = None,
                     progress: bool = True) -> dict:  # fmt: skip
     """Train a generator; rerunning with the same --out resumes exactly."""
@@ -158,7 +149,7 @@ def train_generator(config: str | None, corpus: str, tokenizer: str, out: str, s
     from motionmill.training.tokenizer import tokenize_corpus
 
     run = Path(out)
-    recipe = _resolve(config, run)
+    recipe = run_recipe(config, run, SECTIONS)
     if steps is not None:
         recipe["train"]["steps"] = steps
     train_cfg = build_dataclass(TrainConfig, recipe["train"], "train")

@@ -26,7 +26,7 @@ from motionmill.motion.features272 import decode_joints
 from motionmill.tokenizer.checkpoint import from_pretrained, save_pretrained
 from motionmill.tokenizer.model import MotionTokenizer, TokenizerConfig
 from motionmill.training.loop import TrainConfig, train
-from motionmill.utils.config import build_dataclass, load_recipe, save_recipe
+from motionmill.utils.config import build_dataclass, run_recipe, save_recipe
 from motionmill.utils.io import atomic_write, npy_bytes
 
 __all__ = ["TokenizerDataConfig", "evaluate_tokenizer", "tokenize_corpus", "tokenizer_task", "train_tokenizer"]
@@ -69,21 +69,11 @@ def _open_corpus(path: str | Path, feature_dim: int) -> tuple[Corpus, object]:
     return corpus, stats
 
 
-def _resolve(config: str | None, run: Path) -> dict[str, dict]:
-    """The run's own recipe when resuming (it wins over --config), else the given recipe."""
-    saved = run / "config.yaml"
-    if saved.is_file():
-        return load_recipe(saved, SECTIONS)
-    if config is None:
-        raise ValueError("--config is required for a new run")
-    return load_recipe(config, SECTIONS)
-
-
 def train_tokenizer(config: str | None, corpus: str, out: str, steps: int | None = None,
                     progress: bool = True) -> dict:  # fmt: skip
     """Train a tokenizer; rerunning with the same --out resumes exactly where the run stopped."""
     run = Path(out)
-    recipe = _resolve(config, run)
+    recipe = run_recipe(config, run, SECTIONS)
     model_values = dict(recipe["model"])
     model_cfg = TokenizerConfig.from_name(model_values.pop("preset", "tiny"), **model_values)
     if steps is not None:

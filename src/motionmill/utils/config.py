@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["build_dataclass", "load_recipe", "save_recipe"]
+__all__ = ["build_dataclass", "load_recipe", "run_recipe", "save_recipe"]
 
 
 def load_recipe(path: str | Path, sections: tuple[str, ...]) -> dict[str, dict]:
@@ -30,6 +30,16 @@ def load_recipe(path: str | Path, sections: tuple[str, ...]) -> dict[str, dict]:
     if unknown:
         raise ValueError(f"{path}: unknown section(s) {sorted(unknown)}; expected {list(sections)}")
     return {s: dict(data.get(s) or {}) for s in sections}
+
+
+def run_recipe(config: str | Path | None, run: Path, sections: tuple[str, ...]) -> dict[str, dict]:
+    """The recipe of a training run: its own `config.yaml` when resuming (it wins over --config), else `config`."""
+    saved = Path(run) / "config.yaml"
+    if saved.is_file():
+        return load_recipe(saved, sections)
+    if config is None:
+        raise ValueError("--config is required for a new run")
+    return load_recipe(config, sections)
 
 
 def build_dataclass(cls, values: dict[str, Any], where: str):

@@ -1,0 +1,57 @@
+"""Model folders shared by every component: `config.json` + `model.safetensors` (+ component extras).
+
+Weights are written before the config, each file atomically, so a folder with a config never holds half-written
+weights; loading never unpickles anything. A training run folder is accepted wherever a model folder is: its
+`checkpoint/` is used.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import torch
+
+from motionmill.utils.io import atomic_write
+
+__all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "load_model_folder", "model_folder", "save_model_folder"]
+
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+
+def model_folder(folder: str | Path, what: str) -> Path:
+    """The folder holding the model files (a run folder's checkpoint/), or FileNotFoundError naming what's missing."""
+    folder = Path(folder)
+    if not (folder / CONFIG_NAME).is_file() and (folder / "checkpoint" / CONFIG_NAME).is_file():
+        folder = folder / "checkpoint"
+    for name in (CONFIG_NAME, WEIGHTS_NAME):
+        if not (folder / name).is_file():
+            raise FileNotFoundError(f"{folder} is not a {what} checkpoint: {name} is missing")
+    return folder
+
+
+def save_model_folder(model: torch.nn.Module, folder: str | Path, config: dict) -> Path:
+    """Write the weights, then `config` as JSON."""
+    from safetensors.torch import save
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    atomic_write(folder / WEIGHTS_NAME, save(tensors, metadata={"format": "pt"}))
+    atomic_write(folder / CONFIG_NAME, json.dumps(config, indent=2, sort_keys=True) + "\n")
+    return folder
+
+
+def load_model_folder(folder: Path, config_cls, build, device: str | torch.device = "cpu"):
+    """`build(config_cls(**config.json))` with the folder's weights loaded, in eval mode on `device`."""
+    from safetensors.torch import load_file
+
+    raw = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
+    known = {f.name for f in dataclasses.fields(config_cls)}
+    if unknown := sorted(set(raw) - known):
+        raise ValueError(f"{folder / CONFIG_NAME} has unknown fields {unknown}; known: {sorted(known)}")
+    model = build(config_cls(**raw))
+    model.load_state_dict(load_file(str(folder / WEIGHTS_NAME), device=str(device)))
+    return model.to(device).eval()

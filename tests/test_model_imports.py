@@ -1,0 +1,60 @@
+"""Model files import only torch, math and dataclasses (STYLE.md practice 2); I/O modules are named and exempt."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import motionmill
+
+SRC = Path(motionmill.__file__).parent
+# package -> its I/O modules (exempt, and never imported by the model files)
+PACKAGES = {"tokenizer": {"checkpoint.py", "convert.py"}, "generator": set()}
+ALLOWED_ROOTS = {"__future__", "dataclasses", "math", "torch", "typing", "motionmill"}
+FORBIDDEN = ("os", "sys", "io", "logging", "json", "yaml", "pathlib", "pickle", "subprocess", "torch.distributed")
+
+
+def imported_modules(source: str) -> set[str]:
+    """Every module a source imports, as dotted names (`from torch import distributed` -> torch.distributed)."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = "." * node.level + (node.module or "")
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return names
+
+
+def violations(source: str, package: str) -> list[str]:
+    bad = []
+    for name in imported_modules(source):
+        forbidden = any(name == f or name.startswith(f + ".") for f in FORBIDDEN)
+        outside = name.split(".")[0] not in ALLOWED_ROOTS and not name.startswith(".")
+        in_package = not name.startswith("motionmill") or name.startswith(f"motionmill.{package}")
+        io_module = any(name.startswith(f"motionmill.{package}.{m[:-3]}") for m in PACKAGES[package])
+        if forbidden or outside or not in_package or io_module:
+            bad.append(name)
+    return sorted(bad)
+
+
+def test_the_checker_catches_forbidden_imports():
+    assert violations("import os\nfrom torch import distributed\nimport torch.distributed as d", "generator") == [
+        "os", "torch.distributed"]  # fmt: skip
+    assert violations("import json\nfrom pathlib import Path\nimport yaml", "generator") == [
+        "json", "pathlib", "pathlib.Path", "yaml"]  # fmt: skip
+    assert violations("from motionmill.utils.io import atomic_write", "tokenizer") != []
+    assert violations("from motionmill.tokenizer.checkpoint import save_pretrained", "tokenizer") != []
+    clean = "import math\nimport torch.nn.functional as F\nfrom dataclasses import dataclass"
+    assert violations(clean, "tokenizer") == []
+
+
+@pytest.mark.parametrize("package", sorted(PACKAGES))
+def test_model_files_import_only_torch_math_dataclasses(package):
+    checked = []
+    for path in sorted((SRC / package).glob("*.py")):
+        if path.name not in PACKAGES[package]:
+            assert violations(path.read_text(encoding="utf-8"), package) == [], path.name
+            checked.append(path.name)
+    assert "model.py" in checked
