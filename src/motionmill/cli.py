@@ -183,11 +183,40 @@ def _export_pipeline_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--text-encoder", default="minilm", help="text encoder the generator was trained with")
 
 
+def synth_report(clips: int = 2000, seed: int = 0) -> None:
+    """Plausibility of the built-in corpus: foot skating, penetration, floating, bone lengths, joint limits."""
+    from motionmill.synth.report import report
+
+    report(clips, seed)
+
+
+def synth_contact_sheet(out: str, clips: int = 24, seed: int = 0, start: int = 0) -> None:
+    """A PNG with key frames of built-in clips and their captions, to judge the motions at a glance."""
+    from motionmill.synth.contact_sheet import write_contact_sheet
+
+    write_contact_sheet(out, seed, n=clips, start=start)
+    print(f"contact sheet of {clips} clips written to {out}")
+
+
+def _synth_report_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--clips", type=int, default=2000, help="clips to measure (default 2000)")
+    p.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
+
+
+def _synth_contact_sheet_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("out", help="PNG file to write")
+    p.add_argument("--clips", type=int, default=24, help="clips on the sheet (default 24)")
+    p.add_argument("--seed", type=int, default=0, help="corpus seed (default 0)")
+    p.add_argument("--start", type=int, default=0, help="index of the first clip (default 0)")
+
+
 # name -> (function, argument builder, help). A name with a space is a subcommand of a group ("corpus build").
 COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "convert": (convert, _convert_args, "convert a motion file to another format"),
     "render": (convert, _convert_args, "alias of convert, e.g. motionmill render walk.npy walk.mp4"),
     "demo": (demo, _demo_args, "run the built-in end-to-end demo"),
+    "synth report": (synth_report, _synth_report_args, "plausibility report of the built-in corpus"),
+    "synth contact-sheet": (synth_contact_sheet, _synth_contact_sheet_args, "key frames of built-in clips as a PNG"),
     "generate": (generate, _generate_args, "generate motion from text prompts"),
     "export pipeline": (export_pipeline, _export_pipeline_args, "assemble a pipeline folder from training runs"),
     "corpus build": (corpus_build, _corpus_build_args, "build or resume a motion corpus from sources"),

@@ -88,15 +88,15 @@ def test_plausibility_on_a_sample_meets_the_targets():
     assert len(SMPL22.parents) == 22
 
 
-def test_report_and_contact_sheet_run(tmp_path, capsys):
+def test_report_and_contact_sheet_commands(tmp_path, capsys):
     from PIL import Image
 
-    from motionmill.synth.contact_sheet import write_contact_sheet
-    from motionmill.synth.report import main
+    from motionmill.cli import main
 
-    main(["--clips", "4", "--seed", "1"])
+    assert main(["synth", "report", "--clips", "4", "--seed", "1"]) == 0
     out = capsys.readouterr().out
     assert "foot_skating_ratio" in out and "backward_bends" in out
-    path = write_contact_sheet(tmp_path / "sheet.png", seed=0, n=2)
+    path = tmp_path / "sheet.png"
+    assert main(["synth", "contact-sheet", str(path), "--clips", "2"]) == 0
     with Image.open(path) as image:
         assert image.size[0] > 1000 and image.size[1] > 200

@@ -1,4 +1,4 @@
-"""Physical plausibility report of the built-in corpus: `python -m motionmill.synth.report --clips 2000`.
+"""Physical plausibility report of the built-in corpus: `motionmill synth report --clips 2000`.
 
 Measures generated clips with eval.physics (spec/evaluation.md, "Physical plausibility") against the corpus targets:
 foot skating ratio at 30 fps <= 0.05, mean penetration <= 5 mm, mean floating <= 20 mm, bone lengths constant within
@@ -8,7 +8,6 @@ jump or hop is airborne by definition (Clip.air > 0 marks it), every other frame
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
@@ -76,16 +75,10 @@ def print_table(result: dict[str, dict[str, float]]) -> None:
         print(f"{name:<22}{v['mean']:>12.4g}{v['max']:>14.4g}{shown:>10}  {ok}")
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clips", type=int, default=2000, help="number of clips to measure")
-    parser.add_argument("--seed", type=int, default=0, help="corpus seed")
-    args = parser.parse_args(argv)
+def report(clips: int = 2000, seed: int = 0) -> dict:
+    """Measure and print the plausibility table of `clips` built-in clips."""
     start = time.perf_counter()
-    result = plausibility(args.seed, args.clips)
-    print(f"{args.clips} clips of corpus seed {args.seed} at 30 fps ({time.perf_counter() - start:.1f} s)")
+    result = plausibility(seed, clips)
+    print(f"{clips} clips of corpus seed {seed} at 30 fps ({time.perf_counter() - start:.1f} s)")
     print_table(result)
-
-
-if __name__ == "__main__":
-    main()
+    return result
