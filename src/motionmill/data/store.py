@@ -9,6 +9,8 @@ Layout of a corpus folder:
     quarantine.parquet     one row per rejected item: item, source, stage, filter, value, reason
     stats.safetensors      normalisation mean / group-constant std (motion.normalize)
     splits/<split>.txt     clip ids, one per line
+    parts/shard-00000.*    per-shard clip and quarantine tables and the shard info (.json, written last), from
+                           which the build assembles the tables above in shard order; kept for resuming
 
 Motion and annotations are stored apart (TMR's convention), so the table opens in pandas, DuckDB or Ray without
 touching motion, and one clip or window is read from its shard without reading other clips. Shards are written
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from motionmill.utils.io import atomic_write, npy_bytes
 
@@ -57,7 +60,7 @@ class QuarantineRecord:
     item: str
     source: str
     stage: str
-    """read | featurise | filter."""
+    """read | featurise | filter | store."""
     filter: str
     """The filter (quality stage) or the kind of failure: load, empty, resample, error."""
     value: float
@@ -210,7 +213,8 @@ class Corpus:
     def _shard_array(self, s: int) -> np.ndarray:
         arr = self._shards.get(s)
         if arr is None:
-            arr = np.load(self.root / "shards" / f"{shard_name(s)}.npy", mmap_mode="r")
+            # copy-on-write map: pages are shared and never written, and torch accepts the (writable) array
+            arr = np.load(self.root / "shards" / f"{shard_name(s)}.npy", mmap_mode="c").view(np.ndarray)
             self._shards[s] = arr
         return arr
 
@@ -220,7 +224,9 @@ class Corpus:
         lo = min(max(0, start), n)
         hi = max(lo, min(n, start + length))
         base = int(self._offset[i])
-        return np.asarray(self._shard_array(int(self._shard[i]))[base + lo : base + hi], dtype=np.float32)
+        block = self._shard_array(int(self._shard[i]))[base + lo : base + hi]
+        # torch converts float16 with F16C instructions, about 10x faster than numpy's scalar loop
+        return torch.from_numpy(block).float().numpy()
 
     def clip(self, i: int) -> np.ndarray:
         """(T, F) float32 features of clip i."""
