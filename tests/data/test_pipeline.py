@@ -221,3 +221,42 @@ def test_ray_engine_without_ray_names_the_extra(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "ray", None)  # makes `import ray` fail
     with pytest.raises(ImportError, match=r"pip install 'motionmill\[ray\]'"):
         build_corpus(["builtin:1"], tmp_path, BuildConfig(engine="ray", progress=False))
+
+
+def test_corrupt_files_of_real_layouts_end_in_quarantine(tmp_path):
+    """Truncated npy, wrong shape, NaN frames, an empty caption file and a garbage BVH: each is quarantined with a
+    reason naming the problem, and the good clips are kept."""
+    from motionmill.export.bvh import write_bvh
+
+    h3d = tmp_path / "HumanML3D"
+    (h3d / "new_joints").mkdir(parents=True)
+    (h3d / "texts").mkdir()
+    for name in ("000001", "000002", "000003", "000004", "000005"):
+        np.save(h3d / "new_joints" / f"{name}.npy", random_motion(int(name), frames=60)[1].astype(np.float32))
+        (h3d / "texts" / f"{name}.txt").write_text("a person moves#a/DET person/NOUN move/VERB#0.0#0.0\n")
+    truncated = (h3d / "new_joints" / "000002.npy").read_bytes()
+    (h3d / "new_joints" / "000002.npy").write_bytes(truncated[: len(truncated) // 2])
+    np.save(h3d / "new_joints" / "000003.npy", np.zeros((60, 21, 3), np.float32))
+    nan = random_motion(4, frames=60)[1].astype(np.float32)
+    nan[10] = np.nan
+    np.save(h3d / "new_joints" / "000004.npy", nan)
+    (h3d / "texts" / "000005.txt").write_text("")
+    bvh = tmp_path / "bvh"
+    bvh.mkdir()
+    write_bvh(Motion.from_rotations(*random_motion(6, frames=40)), bvh / "good.bvh")
+    (bvh / "garbage.bvh").write_bytes(b"HIERARCHY\nROOT Hips {\x00\x01 nonsense")
+
+    summary = build_corpus([f"humanml3d:{h3d}", f"bvh:{bvh}"], tmp_path / "out",
+                           BuildConfig(workers=1, shard_size=4, progress=False,
+                                       quality=QualityConfig(require_captions=True)))  # fmt: skip
+    assert summary["clips"] + summary["quarantined"] == 7
+    rows = pq.read_table(tmp_path / "out" / "quarantine.parquet").to_pylist()
+    reasons = {r["item"].split("/")[-1].split(".")[0]: (r["filter"], r["reason"]) for r in rows}
+    assert set(reasons) == {"000002", "000003", "000004", "000005", "garbage"}
+    assert "000002.npy" in reasons["000002"][1]
+    assert "000003.npy" in reasons["000003"][1] and "shape" in reasons["000003"][1]
+    assert "000004.npy" in reasons["000004"][1]
+    assert reasons["000005"][0] == "captions"
+    assert "garbage.bvh" in reasons["garbage"][1]
+    kept = pq.read_table(tmp_path / "out" / "clips.parquet").column("id").to_pylist()
+    assert sorted(kept) == ["bvh/good.bvh", "humanml3d/000001"]

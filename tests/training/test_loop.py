@@ -33,6 +33,18 @@ def test_loss_decreases(tmp_path):
     assert np.mean([losses[s] for s in range(36, 41)]) < 0.3 * np.mean([losses[s] for s in range(1, 6)])
 
 
+def test_tensorboard_events_are_written_when_installed(tmp_path):
+    pytest.importorskip("tensorboard", reason="TensorBoard logging needs the [tensorboard] extra")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run(tmp_path, 5)
+    events = EventAccumulator(str(tmp_path / "tensorboard"))
+    events.Reload()
+    losses = [e.value for e in events.Scalars("loss")]
+    assert [e.step for e in events.Scalars("loss")] == [1, 2, 3, 4, 5]
+    assert np.allclose(losses, [_losses(tmp_path)[s] for s in range(1, 6)], rtol=1e-6)
+
+
 def test_checkpoint_file_set(tmp_path):
     run(tmp_path, 5)
     assert sorted(p.name for p in (tmp_path / "checkpoint").iterdir()) == [

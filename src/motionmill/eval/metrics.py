@@ -32,8 +32,12 @@ def acceleration_error(pred: np.ndarray, target: np.ndarray, fps: float = 30.0) 
     pred, target = np.asarray(pred, np.float64), np.asarray(target, np.float64)
     if pred.shape != target.shape or pred.shape[-3] < 3:
         raise ValueError(f"need equal shapes with at least 3 frames, got {pred.shape} and {target.shape}")
-    acc = lambda x: (x[..., 2:, :, :] - 2 * x[..., 1:-1, :, :] + x[..., :-2, :, :]) * fps**2  # noqa: E731
-    return float(np.linalg.norm(acc(pred) - acc(target), axis=-1).mean())
+    return float(np.linalg.norm(_acceleration(pred, fps) - _acceleration(target, fps), axis=-1).mean())
+
+
+def _acceleration(x: np.ndarray, fps: float) -> np.ndarray:
+    """Second differences over frames (axis -3), in units per second squared."""
+    return (x[..., 2:, :, :] - 2 * x[..., 1:-1, :, :] + x[..., :-2, :, :]) * fps**2
 
 
 def codebook_usage(indices: np.ndarray, codebook_size: int) -> dict[str, float]:

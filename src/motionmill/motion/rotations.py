@@ -23,6 +23,7 @@ import torch
 __all__ = [
     "axis_angle_to_matrix",
     "axis_angle_to_quat",
+    "axis_rotation",
     "euler_to_matrix",
     "matrix_to_6d",
     "matrix_to_6d_cols",
@@ -273,6 +274,12 @@ def matrix_to_euler(R: torch.Tensor, order: str) -> torch.Tensor:
     )
     c = torch.where(locked, torch.zeros_like(b), torch.atan2(-s * R[..., i, j], R[..., i, i]))
     return torch.stack((a, b, c), dim=-1)
+
+
+@_numpy_friendly
+def axis_rotation(axis: int, angle: torch.Tensor) -> torch.Tensor:
+    """Rotation about coordinate axis 0 (X), 1 (Y) or 2 (Z) by `angle` radians; (...,) -> (..., 3, 3)."""
+    return _axis_matrix(axis, torch.as_tensor(angle))
 
 
 @_numpy_friendly

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from motionmill.motion.rotations import axis_rotation, rotation_between
+
 __all__ = [
     "CHANNELS",
     "STAND",
@@ -122,39 +124,16 @@ class Track:
 # ---------------------------------------------------------------- channels -> rotations
 
 
-def _axis(axis: int, angle: np.ndarray) -> np.ndarray:
-    """(...,) radians -> (..., 3, 3) rotation about coordinate axis 0, 1 or 2."""
-    c, s = np.cos(angle), np.sin(angle)
-    out = np.zeros(angle.shape + (3, 3))
-    i, j = [(1, 2), (2, 0), (0, 1)][axis]
-    out[..., axis, axis] = 1.0
-    out[..., i, i] = c
-    out[..., j, j] = c
-    out[..., i, j] = -s
-    out[..., j, i] = s
-    return out
-
-
 def _rx(a):
-    return _axis(0, a)
+    return axis_rotation(0, a)
 
 
 def _ry(a):
-    return _axis(1, a)
+    return axis_rotation(1, a)
 
 
 def _rz(a):
-    return _axis(2, a)
-
-
-def _swing(rest: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """(T, 3, 3) smallest rotations taking the rest direction (3,) to unit directions d (T, 3) (Rodrigues)."""
-    v = np.cross(rest, d)  # (T, 3)
-    cos = d @ rest  # (T,)
-    K = np.zeros(d.shape[:-1] + (3, 3))
-    K[..., 0, 1], K[..., 0, 2], K[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
-    K = K - np.swapaxes(K, -1, -2)
-    return np.eye(3) + K + (K @ K) / (1 + cos)[..., None, None]
+    return axis_rotation(2, a)
 
 
 _SPINE = ((3, 0.35), (6, 0.3), (9, 0.35))  # (joint, share of the spine angles)
@@ -189,7 +168,7 @@ def pose_to_rotations(params: np.ndarray) -> np.ndarray:
         R[:, collar] = _rz(s * g[p + "collar_up"])
         el, fw = g[p + "sh_el"], g[p + "sh_fw"]
         d = np.stack((s * np.cos(el) * np.cos(fw), np.sin(el), np.cos(el) * np.sin(fw)), axis=-1)  # (T, 3)
-        swing = _swing(np.array([s, 0.0, 0.0]), d)
+        swing = rotation_between(np.broadcast_to(np.array([s, 0.0, 0.0]), d.shape), d)
         R[:, shoulder] = np.swapaxes(R[:, collar], -1, -2) @ swing @ _rx(-g[p + "sh_twist"])
         R[:, elbow] = _ry(-s * np.maximum(g[p + "elbow"], 0.0))  # elbows only flex
     return R

@@ -162,7 +162,8 @@ class _Logger:
         with contextlib.suppress(ImportError):
             from torch.utils.tensorboard import SummaryWriter
 
-            self.tb = SummaryWriter(str(run_dir / "tensorboard"))
+            # purge_step drops events after the checkpoint, as for the JSONL file above
+            self.tb = SummaryWriter(str(run_dir / "tensorboard"), purge_step=resume_step + 1 if resume_step else None)
 
     def log(self, step: int, values: dict) -> None:
         if not self.enabled:
