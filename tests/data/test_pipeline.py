@@ -244,6 +244,7 @@ def test_corrupt_files_of_real_layouts_end_in_quarantine(tmp_path):
     bvh = tmp_path / "bvh"
     bvh.mkdir()
     write_bvh(Motion.from_rotations(*random_motion(6, frames=40)), bvh / "good.bvh")
+    (bvh / "good.txt").write_text("a person moves around\n")
     (bvh / "garbage.bvh").write_bytes(b"HIERARCHY\nROOT Hips {\x00\x01 nonsense")
 
     summary = build_corpus([f"humanml3d:{h3d}", f"bvh:{bvh}"], tmp_path / "out",
