@@ -210,6 +210,24 @@ def _synth_contact_sheet_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start", type=int, default=0, help="index of the first clip (default 0)")
 
 
+def eval_alignment(model: str, split: str = "test", clips: int = 500, out: str | None = None,
+                   guidance: float = 1.0, temperature: float = 1.0, top_k: int | None = None) -> None:
+    """Predicate accuracy of a text-to-motion model on built-in captions (and of the ground truth)."""
+    from motionmill.eval.alignment import eval_alignment as run
+
+    run(model, split, clips, out, guidance=guidance, temperature=temperature, top_k=top_k)
+
+
+def _eval_alignment_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="builtin", help="pipeline folder (default: the built-in model)")
+    p.add_argument("--split", default="test", choices=("test", "zeroshot", "val", "train"), help="corpus split")
+    p.add_argument("--clips", type=int, default=500, help="captions to evaluate (default 500)")
+    p.add_argument("--out", default=None, help="write the JSON result here too")
+    p.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
+    p.add_argument("--top-k", type=int, default=None, help="top-k sampling")
+
+
 # name -> (function, argument builder, help). A name with a space is a subcommand of a group ("corpus build").
 COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "convert": (convert, _convert_args, "convert a motion file to another format"),
@@ -225,6 +243,7 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "train generator": (train_generator, _train_generator_args, "train the text-to-motion generator"),
     "tokenize": (tokenize, _tokenize_args, "token ids for every clip of a corpus"),
     "eval tokenizer": (eval_tokenizer, _eval_tokenizer_args, "reconstruction metrics of a tokenizer"),
+    "eval alignment": (eval_alignment, _eval_alignment_args, "predicate accuracy of a model on built-in captions"),
 }
 
 

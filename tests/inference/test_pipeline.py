@@ -84,3 +84,12 @@ def test_generate_command_bad_input_is_one_line(pipe_folder, tmp_path, capsys):
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 4 and all(e.startswith("motionmill: error: ") for e in errors)
     assert "line 2: not valid UTF-8" in errors[1] and "seconds" in errors[2] and "pipeline.json" in errors[3]
+
+
+def test_alignment_evaluation_runs_and_ground_truth_scores_high(pipe):
+    from motionmill.eval.alignment import evaluate_alignment
+
+    result = evaluate_alignment(pipe, "test", clips=6, batch_size=3, top_k=20)
+    assert result["clips"] == 6 and result["predicates"] >= 6
+    assert 0.0 <= result["accuracy"] <= 1.0 and result["ground_truth_accuracy"] >= 0.8
+    assert 0.0 <= result["foot_skating"] <= 1.0
