@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from corpus_factory import TINY_GENERATOR, tiny_runs
+from motionmill.checkpoints.generator import load_generator
 from motionmill.data.store import Corpus
-from motionmill.inference.checkpoint import load_generator
 from motionmill.training.generator import GeneratorDataConfig, TokenTextDataset, generator_task, load_tokens
 
 pytest.importorskip("transformers", reason="the built-in text encoder needs the [text] extra")

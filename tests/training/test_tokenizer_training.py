@@ -9,9 +9,9 @@ import torch
 import yaml
 
 from corpus_factory import builtin_corpus
+from motionmill.checkpoints.tokenizer import from_pretrained
 from motionmill.cli import main
 from motionmill.data.store import Corpus
-from motionmill.tokenizer.checkpoint import from_pretrained
 
 RECIPE = {
     "model": {"preset": "tiny", "width": 32},

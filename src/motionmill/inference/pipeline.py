@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from motionmill.inference.checkpoint import load_generator, save_generator
+from motionmill.checkpoints.generator import load_generator, save_generator
 from motionmill.inference.sampling import generate_tokens
 from motionmill.motion.container import Motion
 
@@ -61,8 +61,8 @@ class TextToMotion:
     @classmethod
     def from_pretrained(cls, path: str | Path = "builtin", device: str = "cpu") -> TextToMotion:
         """Load a pipeline folder, or the built-in model shipped with the package ("builtin")."""
+        from motionmill.checkpoints.tokenizer import from_pretrained
         from motionmill.text.encoders import load_text_encoder
-        from motionmill.tokenizer.checkpoint import from_pretrained
 
         folder = BUILTIN_MODEL if str(path) == "builtin" else Path(path)
         if not (folder / "pipeline.json").is_file():
@@ -167,7 +167,7 @@ def _check_prompts(prompts: list[str]) -> None:
 
 
 def _write_pipeline(folder, tokenizer, stats, generator, text_encoder_spec: str, fps: float) -> Path:
-    from motionmill.tokenizer.checkpoint import save_pretrained
+    from motionmill.checkpoints.tokenizer import save_pretrained
     from motionmill.utils.io import atomic_write
 
     folder = Path(folder)
@@ -181,7 +181,7 @@ def _write_pipeline(folder, tokenizer, stats, generator, text_encoder_spec: str,
 def assemble_pipeline(tokenizer: str | Path, generator: str | Path, out: str | Path, text_encoder: str = "minilm",
                       fps: float = 30.0) -> Path:  # fmt: skip
     """A pipeline folder from a tokenizer run (or folder) and a generator run (or folder), weights only."""
-    from motionmill.tokenizer.checkpoint import from_pretrained
+    from motionmill.checkpoints.tokenizer import from_pretrained
 
     tok, stats = from_pretrained(tokenizer)
     if stats is None:

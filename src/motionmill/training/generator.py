@@ -22,9 +22,9 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
+from motionmill.checkpoints.generator import save_generator
 from motionmill.data.store import Corpus
 from motionmill.generator.model import GeneratorConfig, MotionGenerator
-from motionmill.inference.checkpoint import save_generator
 from motionmill.training.loop import TrainConfig, train
 from motionmill.utils.config import build_dataclass, run_recipe, save_recipe
 
@@ -143,9 +143,9 @@ def generator_task(model: MotionGenerator, batch: dict, text_dropout: float = 0.
 def train_generator(config: str | None, corpus: str, tokenizer: str, out: str, steps: int | None = None,
                     progress: bool = True) -> dict:  # fmt: skip
     """Train a generator; rerunning with the same --out resumes exactly."""
+    from motionmill.checkpoints.tokenizer import from_pretrained
     from motionmill.text.cache import EmbeddingCache
     from motionmill.text.encoders import load_text_encoder
-    from motionmill.tokenizer.checkpoint import from_pretrained
     from motionmill.training.tokenizer import tokenize_corpus
 
     run = Path(out)

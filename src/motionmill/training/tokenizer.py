@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from motionmill.checkpoints.tokenizer import from_pretrained, save_pretrained
 from motionmill.data.datasets import WindowDataset
 from motionmill.data.store import Corpus
 from motionmill.eval.metrics import acceleration_error, codebook_usage, mpjpe
 from motionmill.motion.features272 import decode_joints
-from motionmill.tokenizer.checkpoint import from_pretrained, save_pretrained
 from motionmill.tokenizer.model import MotionTokenizer, TokenizerConfig
 from motionmill.training.loop import TrainConfig, train
 from motionmill.utils.config import build_dataclass, run_recipe, save_recipe

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
+from motionmill.checkpoints.folder import CONFIG_NAME, WEIGHTS_NAME, load_model_folder, model_folder, save_model_folder
 from motionmill.tokenizer.model import MotionTokenizer, TokenizerConfig
-from motionmill.utils.checkpoint import CONFIG_NAME, WEIGHTS_NAME, load_model_folder, model_folder, save_model_folder
 
 __all__ = ["CONFIG_NAME", "STATS_NAME", "WEIGHTS_NAME", "from_pretrained", "save_pretrained"]
 

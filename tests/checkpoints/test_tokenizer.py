@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from motionmill.checkpoints.tokenizer import from_pretrained, save_pretrained
 from motionmill.motion.normalize import Normalizer
-from motionmill.tokenizer.checkpoint import from_pretrained, save_pretrained
 from motionmill.tokenizer.model import MotionTokenizer, TokenizerConfig
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
+from motionmill.checkpoints.folder import load_model_folder, model_folder, save_model_folder
 from motionmill.generator.model import GeneratorConfig, MotionGenerator
-from motionmill.utils.checkpoint import load_model_folder, model_folder, save_model_folder
 
 __all__ = ["load_generator", "save_generator"]
 

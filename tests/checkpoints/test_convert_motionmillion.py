@@ -13,9 +13,9 @@ import pytest
 import torch
 from torch import nn
 
+from motionmill.checkpoints.convert_motionmillion import convert, main
+from motionmill.checkpoints.tokenizer import from_pretrained
 from motionmill.motion.normalize import Normalizer
-from motionmill.tokenizer.checkpoint import from_pretrained
-from motionmill.tokenizer.convert import convert, main
 
 
 class RefResBlock(nn.Module):

@@ -24,7 +24,9 @@ and no buffers; both are accepted). Width, down_t, depth, feature dim and the nu
 the shapes; the level values and the dilation growth are not in the weights (defaults: [8, 8, 8, 5, 5, 5] for 6
 dims, growth 3). A Haar patcher with patch size > 1 (channels x2) is not supported: ours is a different transform.
 
-Usage: python -m motionmill.tokenizer.convert fsq_net_6000000.pth out_dir [--levels 8,8,8,5,5,5] [--stats mean_std/]
+Usage:
+    python -m motionmill.checkpoints.convert_motionmillion fsq_net_6000000.pth OUT [--levels 8,8,8,5,5,5]
+        [--stats mean_std/]
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from pathlib import Path
 
 import torch
 
-from motionmill.tokenizer.checkpoint import save_pretrained
+from motionmill.checkpoints.tokenizer import save_pretrained
 from motionmill.tokenizer.model import LOSS_BLOCKS, MotionTokenizer, TokenizerConfig
 
 __all__ = [
