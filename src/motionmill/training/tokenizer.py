@@ -5,7 +5,7 @@ Commands: `motionmill train tokenizer` (a recipe + a corpus -> a run folder), `m
 (token ids for every clip of a corpus, written shard by shard so an interrupted run resumes).
 
 A run folder holds its resolved recipe (`config.yaml`), `metrics.jsonl` and `checkpoint/`, which is also a
-tokenizer folder: `tokenizer.checkpoint.from_pretrained(run)` needs nothing else.
+tokenizer folder: `checkpoints.tokenizer.from_pretrained(run)` needs nothing else.
 
 Shape legend: B batch, T frames, F features, N tokens.
 """
