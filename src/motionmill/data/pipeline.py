@@ -45,9 +45,9 @@ from motionmill.data.store import (
     ClipRecord,
     QuarantineRecord,
     ShardWriter,
-    _pa,
     clip_schema,
     completed_shard,
+    import_pyarrow,
     quarantine_schema,
     shard_name,
 )
@@ -289,7 +289,7 @@ def _part(out: Path, index: int, kind: str) -> Path:
 
 def _check_accounting(out: Path, specs: list[ShardSpec], infos: list[dict]) -> dict:
     """Verify that every planned item is accounted for; returns the build's accounting."""
-    _, pq = _pa()
+    _, pq = import_pyarrow()
     for spec, info in zip(specs, infos, strict=True):
         rows = (pq.read_metadata(_part(out, spec.index, "clips.parquet")).num_rows,
                 pq.read_metadata(_part(out, spec.index, "quarantine.parquet")).num_rows)  # fmt: skip
@@ -308,7 +308,7 @@ def _check_accounting(out: Path, specs: list[ShardSpec], infos: list[dict]) -> d
 
 def _concat_parts(out: Path, n: int, kind: str, name: str, schema) -> None:
     """Concatenate the parts of one table, in shard order, into one Parquet file (one row group per shard)."""
-    _, pq = _pa()
+    _, pq = import_pyarrow()
     with atomic_path(out / name) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
         for k in range(n):
             writer.write_table(pq.read_table(_part(out, k, kind), schema=schema))
@@ -316,7 +316,7 @@ def _concat_parts(out: Path, n: int, kind: str, name: str, schema) -> None:
 
 def _clip_slices(out: Path, n: int, split: str | None) -> Iterator[tuple[str, str, np.ndarray]]:
     """(id, split, (T, F) float16 memmap slice) of every clip, or of one split's clips, shard by shard."""
-    _, pq = _pa()
+    _, pq = import_pyarrow()
     for k in range(n):
         table = pq.read_table(_part(out, k, "clips.parquet"), columns=["id", "split", "offset", "frames"]).to_pydict()
         shard = np.load(out / "shards" / f"{shard_name(k)}.npy", mmap_mode="r")
@@ -330,7 +330,7 @@ def _write_splits(out: Path, n: int, names: list[str]) -> None:
     with contextlib.ExitStack() as stack:
         files = {s: stack.enter_context(open(stack.enter_context(atomic_path(out / "splits" / f"{s}.txt")), "w"))
                  for s in names}  # fmt: skip
-        _, pq = _pa()
+        _, pq = import_pyarrow()
         for k in range(n):
             table = pq.read_table(_part(out, k, "clips.parquet"), columns=["id", "split"]).to_pydict()
             for cid, s in zip(table["id"], table["split"], strict=True):

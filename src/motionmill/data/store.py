@@ -68,7 +68,8 @@ class QuarantineRecord:
     reason: str
 
 
-def _pa():
+def import_pyarrow():
+    """(pyarrow, pyarrow.parquet), imported on first use with an error naming the extra."""
     try:
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -78,7 +79,7 @@ def _pa():
 
 
 def clip_schema():
-    pa, _ = _pa()
+    pa, _ = import_pyarrow()
     text = pa.struct([("text", pa.string()), ("start", pa.float32()), ("end", pa.float32())])
     return pa.schema([
         ("id", pa.string()), ("source", pa.string()), ("licence", pa.string()), ("fps", pa.float32()),
@@ -88,13 +89,13 @@ def clip_schema():
 
 
 def quarantine_schema():
-    pa, _ = _pa()
+    pa, _ = import_pyarrow()
     return pa.schema([("item", pa.string()), ("source", pa.string()), ("stage", pa.string()),
                       ("filter", pa.string()), ("value", pa.float32()), ("reason", pa.string())])  # fmt: skip
 
 
 def _parquet_bytes(rows: list[dict], schema) -> bytes:
-    pa, pq = _pa()
+    pa, pq = import_pyarrow()
     sink = pa.BufferOutputStream()
     pq.write_table(pa.Table.from_pylist(rows, schema=schema), sink, compression="zstd")
     return sink.getvalue().to_pybytes()
@@ -184,7 +185,7 @@ class Corpus:
     """Read access to a corpus folder. Opening reads the manifest and the clip table only."""
 
     def __init__(self, root: str | Path, columns: list[str] | None = None):
-        _, pq = _pa()
+        _, pq = import_pyarrow()
         self.root = Path(root)
         manifest_path = self.root / "manifest.json"
         if not manifest_path.is_file():
