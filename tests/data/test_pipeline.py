@@ -167,11 +167,14 @@ def test_resume_after_kill_is_byte_identical(built, tmp_path):
               "dataclasses.replace(CFG, workers=1))\n")  # fmt: skip
     proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while len(list((killed / "parts").glob("shard-*.json"))) < 2 and proc.poll() is None and time.monotonic() < deadline:
+    def finished_shards() -> int:
+        return len(list((killed / "parts").glob("shard-*.json")))
+
+    while finished_shards() < 2 and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    done = len(list((killed / "parts").glob("shard-*.json")))
+    done = finished_shards()
     assert 2 <= done < 6 and not (killed / "manifest.json").exists()
     resumed = build_corpus(SOURCES, killed, dataclasses.replace(CFG, workers=1))
     assert resumed["reused"] == done and resumed["built"] == 6 - done
