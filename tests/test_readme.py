@@ -1,0 +1,26 @@
+"""The README's Python example runs as written, and every command it lists exists."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+from motion_factory import random_motion
+
+from motionmill.cli import COMMANDS
+from motionmill.motion.container import Motion
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_python_example_runs(tmp_path, monkeypatch):
+    code = re.search(r"```python\n(.*?)```", README.read_text(), re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    np.save("clip.npy", Motion.from_rotations(*random_motion(0, frames=90)).features)
+    exec(compile(code, "README.md", "exec"), {})
+    assert (tmp_path / "clip.bvh").stat().st_size > 0
+
+
+def test_listed_commands_exist():
+    listed = set(re.findall(r"^\| `motionmill ([a-z-]+(?: [a-z-]+)?)", README.read_text(), re.M))
+    assert len(listed) >= 10
+    assert listed <= set(COMMANDS), listed - set(COMMANDS)
