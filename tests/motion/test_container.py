@@ -119,3 +119,18 @@ def test_bad_fps_is_rejected():
         Motion(_motion().features, fps=0)
     with pytest.raises(ValueError, match="fps"):
         _motion().resample(-5)
+
+
+def test_features263_view_is_humanml3d_at_20_fps():
+    from motionmill.motion.features263 import decode_263
+
+    motion = _motion(8, frames=61)  # 2 s at 30 fps -> 41 frames at 20 fps -> 40 HumanML3D frames
+    x = motion.features263()
+    assert x.shape == (40, 263)
+    at20 = motion.resample(20.0).joints()
+    decoded = decode_263(x)
+    # rotation-free check: pelvis-relative distances survive HumanML3D's own canonicalisation
+    def dist(j):
+        return np.linalg.norm(j[:, :, None] - j[:, None], axis=-1)
+
+    assert np.abs(dist(decoded) - dist(at20[:40])).max() < 1e-4
