@@ -80,7 +80,7 @@ class TextMotionDataset(Dataset):
         if len(self.clips) == 0:
             raise ValueError(f"no captioned {split} clips of at least {min_frames} frames in {corpus.root}")
         self.texts = [texts[i] for i in self.clips]
-        self.fps = np.array([corpus.table.column("fps")[int(i)].as_py() for i in self.clips])
+        self.fps = corpus.table.column("fps").to_numpy()[self.clips].astype(np.float64)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch

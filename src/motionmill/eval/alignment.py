@@ -17,15 +17,13 @@ import numpy as np
 
 from motionmill.eval.physics import foot_skating_ratio
 from motionmill.synth.corpus import make_clip, split_of
-from motionmill.synth.expectations import score_motion
+from motionmill.synth.expectations import expected_predicates, score_motion
 
 __all__ = ["alignment_clips", "evaluate_alignment"]
 
 
 def alignment_clips(split: str, count: int, seed: int = 0, start: int = 0) -> list:
     """The first `count` built-in clips of `split` (corpus `seed`) that make at least one predicate claim."""
-    from motionmill.synth.expectations import expected_predicates
-
     clips, index = [], start
     while len(clips) < count:
         if split_of(seed, index) == split:

@@ -17,7 +17,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -308,9 +308,3 @@ def _progress(total: int, initial: int, enabled: bool):
 
     return tqdm(total=total, initial=initial, disable=not enabled, desc="train", unit="step", dynamic_ncols=True)
 
-
-def config_dict(cfg: TrainConfig) -> dict:
-    """The config as plain data (for the run's resolved config file)."""
-    d = asdict(cfg)
-    d["betas"] = list(d["betas"])
-    return d
