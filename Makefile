@@ -5,13 +5,16 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: demo test lint clean
+MM := $(VENV)/bin/motionmill
+BUILTIN := runs/builtin
+
+.PHONY: demo test lint clean builtin-model
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.demo-installed: pyproject.toml constraints.txt | $(PY)
-	$(PIP) torch==2.13.0 -e ".[render]"
+	$(PIP) torch==2.13.0 -e ".[render,text]"
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml constraints.txt | $(PY)
@@ -19,7 +22,19 @@ $(VENV)/.test-installed: pyproject.toml constraints.txt | $(PY)
 	touch $@
 
 demo: $(VENV)/.demo-installed
-	$(VENV)/bin/motionmill demo --out outputs
+	$(MM) demo --out outputs
+
+# The built-in model from scratch: corpus, tokenizer, generator, pipeline folder inside the package, and its
+# predicate accuracy. Every step resumes where it stopped when run again.
+builtin-model: $(VENV)/.test-installed
+	$(MM) corpus build builtin:20000 --out $(BUILTIN)/corpus
+	$(MM) train tokenizer --config configs/tokenizer/builtin.yaml --corpus $(BUILTIN)/corpus --out $(BUILTIN)/tokenizer
+	$(MM) train generator --config configs/generator/builtin.yaml --corpus $(BUILTIN)/corpus \
+	    --tokenizer $(BUILTIN)/tokenizer --out $(BUILTIN)/generator
+	$(MM) export pipeline --tokenizer $(BUILTIN)/tokenizer --generator $(BUILTIN)/generator \
+	    --out src/motionmill/assets/builtin_model
+	$(MM) eval alignment --split test --clips 500 --guidance 2 --out $(BUILTIN)/alignment-test.json
+	$(MM) eval alignment --split zeroshot --clips 500 --guidance 2 --out $(BUILTIN)/alignment-zeroshot.json
 
 test: $(VENV)/.test-installed
 	$(PY) -m pytest -q

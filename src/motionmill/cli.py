@@ -26,11 +26,11 @@ def convert(src: str, dst: str, fps: float | None = None, out_fps: float | None 
     print(f"{dst}: {motion.num_frames} frames, {motion.duration:.2f} s at {motion.fps:g} fps")
 
 
-def demo(out: str = "outputs") -> None:
-    """Run the main end-to-end job on the built-in default and write its outputs to `out`."""
+def demo(out: str = "outputs", model: str = "builtin") -> None:
+    """Generate motions for a few prompts with the built-in model and write every output format to `out`."""
     from motionmill.demo import run_demo
 
-    run_demo(Path(out))
+    run_demo(Path(out), model)
 
 
 def corpus_build(sources: list[str], out: str, engine: str = "local", workers: int | None = None,
@@ -64,6 +64,7 @@ def _convert_args(p: argparse.ArgumentParser) -> None:
 
 def _demo_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="outputs", help="output folder (default: outputs)")
+    p.add_argument("--model", default="builtin", help="pipeline folder (default: the built-in model)")
 
 
 def _corpus_build_args(p: argparse.ArgumentParser) -> None:
@@ -138,9 +139,23 @@ def _train_generator_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=None, help="override train.steps of the recipe")
 
 
+def train_evaluator(config: str | None, corpus: str, out: str, steps: int | None = None) -> None:
+    """Train the text-motion evaluator (contrastive, TMR-style) on a corpus; reruns resume exactly."""
+    from motionmill.training.evaluator import train_evaluator as run
+
+    run(config, corpus, out, steps=steps)
+
+
+def _train_evaluator_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", default=None, help="recipe YAML, e.g. configs/evaluator/builtin.yaml (new runs)")
+    p.add_argument("--corpus", required=True, help="corpus folder (motionmill corpus build)")
+    p.add_argument("--out", required=True, help="run folder; an existing run resumes with its own config.yaml")
+    p.add_argument("--steps", type=int, default=None, help="override train.steps of the recipe")
+
+
 def generate(prompts: list[str], out: str, prompts_file: str | None = None, seconds: float | None = None,
-             seed: int = 0, temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
-             guidance: float = 1.0, greedy: bool = False, model: str = "builtin", rewrite_url: str | None = None,
+             seed: int = 0, temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
+             guidance: float | None = None, greedy: bool | None = None, model: str = "builtin", rewrite_url: str | None = None,
              rewrite_model: str | None = None) -> None:  # fmt: skip
     """Generate motion from text: per prompt a .npy, .joints.npy, .bvh, .gif, .html and a .json record."""
     from motionmill.inference.generate import read_prompts_file, run_generate
@@ -159,21 +174,31 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default="outputs/generate", help="output folder (default outputs/generate)")
     p.add_argument("--seconds", type=float, default=None, help="target duration (length control), e.g. 4")
     p.add_argument("--seed", type=int, default=0, help="seed of the first prompt; prompt i uses seed + i")
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1)")
-    p.add_argument("--top-k", type=int, default=None, help="sample among the k most likely codes")
-    p.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass, e.g. 0.95")
-    p.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale (1 = none)")
-    p.add_argument("--greedy", action="store_true", help="argmax decoding instead of sampling")
+    _sampling_args(p)
+    p.add_argument("--greedy", action="store_true", default=None, help="argmax decoding instead of sampling")
     p.add_argument("--model", default="builtin", help="pipeline folder (default: the built-in model)")
     p.add_argument("--rewrite-url", default=None, help="OpenAI-compatible endpoint to rewrite prompts first")
     p.add_argument("--rewrite-model", default=None, help="model name for --rewrite-url")
 
 
-def export_pipeline(tokenizer: str, generator: str, out: str, text_encoder: str = "minilm") -> None:
+def _sampling_args(p: argparse.ArgumentParser) -> None:
+    """Sampling options; left unset, each takes the model's default (pipeline.json "sampling")."""
+    p.add_argument("--temperature", type=float, default=None, help="sampling temperature (model default)")
+    p.add_argument("--top-k", type=int, default=None, help="sample among the k most likely codes (model default)")
+    p.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass, e.g. 0.95 (model default)")
+    p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale, 1 = none "
+                   "(model default)")  # fmt: skip
+
+
+def export_pipeline(tokenizer: str, generator: str, out: str, text_encoder: str = "minilm",
+                    temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
+                    guidance: float | None = None) -> None:  # fmt: skip
     """Assemble a text-to-motion pipeline folder (for --model) from a tokenizer run and a generator run."""
     from motionmill.inference.pipeline import assemble_pipeline
 
-    print(f"pipeline written to {assemble_pipeline(tokenizer, generator, out, text_encoder)}")
+    given = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "guidance": guidance}
+    sampling = {k: v for k, v in given.items() if v is not None}
+    print(f"pipeline written to {assemble_pipeline(tokenizer, generator, out, text_encoder, sampling=sampling)}")
 
 
 def _export_pipeline_args(p: argparse.ArgumentParser) -> None:
@@ -181,6 +206,10 @@ def _export_pipeline_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--generator", required=True, help="generator run or folder")
     p.add_argument("--out", required=True, help="pipeline folder to write")
     p.add_argument("--text-encoder", default="minilm", help="text encoder the generator was trained with")
+    p.add_argument("--temperature", type=float, default=None, help="default sampling temperature (1)")
+    p.add_argument("--top-k", type=int, default=None, help="default top-k (none)")
+    p.add_argument("--top-p", type=float, default=None, help="default nucleus mass (none)")
+    p.add_argument("--guidance", type=float, default=None, help="default classifier-free guidance scale (1)")
 
 
 def synth_report(clips: int = 2000, seed: int = 0) -> None:
@@ -211,11 +240,12 @@ def _synth_contact_sheet_args(p: argparse.ArgumentParser) -> None:
 
 
 def eval_alignment(model: str, split: str = "test", clips: int = 500, out: str | None = None,
-                   guidance: float = 1.0, temperature: float = 1.0, top_k: int | None = None) -> None:
+                   guidance: float | None = None, temperature: float | None = None, top_k: int | None = None,
+                   top_p: float | None = None) -> None:  # fmt: skip
     """Predicate accuracy of a text-to-motion model on built-in captions (and of the ground truth)."""
     from motionmill.eval.alignment import eval_alignment as run
 
-    run(model, split, clips, out, guidance=guidance, temperature=temperature, top_k=top_k)
+    run(model, split, clips, out, guidance=guidance, temperature=temperature, top_k=top_k, top_p=top_p)
 
 
 def _eval_alignment_args(p: argparse.ArgumentParser) -> None:
@@ -223,9 +253,7 @@ def _eval_alignment_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="test", choices=("test", "zeroshot", "val", "train"), help="corpus split")
     p.add_argument("--clips", type=int, default=500, help="captions to evaluate (default 500)")
     p.add_argument("--out", default=None, help="write the JSON result here too")
-    p.add_argument("--guidance", type=float, default=1.0, help="classifier-free guidance scale")
-    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
-    p.add_argument("--top-k", type=int, default=None, help="top-k sampling")
+    _sampling_args(p)
 
 
 # name -> (function, argument builder, help). A name with a space is a subcommand of a group ("corpus build").
@@ -241,6 +269,7 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "corpus info": (corpus_info, _corpus_info_args, "counts, hours and rejections of a corpus"),
     "train tokenizer": (train_tokenizer, _train_tokenizer_args, "train the FSQ motion tokenizer"),
     "train generator": (train_generator, _train_generator_args, "train the text-to-motion generator"),
+    "train evaluator": (train_evaluator, _train_evaluator_args, "train the text-motion evaluator"),
     "tokenize": (tokenize, _tokenize_args, "token ids for every clip of a corpus"),
     "eval tokenizer": (eval_tokenizer, _eval_tokenizer_args, "reconstruction metrics of a tokenizer"),
     "eval alignment": (eval_alignment, _eval_alignment_args, "predicate accuracy of a model on built-in captions"),

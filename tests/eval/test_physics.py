@@ -77,3 +77,80 @@ def test_bone_length_drift():
     drift = physics.bone_length_drift(j, SMPL22.parents)
     assert drift[21] == pytest.approx(np.linalg.norm(j[10, 21] - j[10, 19]) - np.linalg.norm(j[0, 21] - j[0, 19]))
     assert drift[:21].max() == 0.0
+
+
+def test_feet_sliding_at_2_cm_height_skate_but_do_not_count_as_ground_sliding():
+    j = standing(lift=0.02)  # feet (the lowest joints) 2 cm up: in contact for skating, above the 5 mm sliding band
+    j[:, :, 0] += np.arange(len(j))[:, None] * 1.0 / FPS
+    assert physics.foot_skating_ratio(j, FPS) == pytest.approx(1.0)
+    assert physics.foot_sliding(j) == 0.0
+
+
+def test_floating_10_cm():
+    assert physics.floating(standing(lift=0.10)) == pytest.approx(95.0)  # 100 mm minus the 5 mm band
+
+
+def velocity_jump(T=60, jump_frame=30, v1=0.5, v2=1.5):
+    """Standing body moving along x at v1 m/s up to `jump_frame`, then at v2 m/s."""
+    t = np.arange(T, dtype=np.float64)
+    x = np.where(t <= jump_frame, v1 * t, v1 * jump_frame + v2 * (t - jump_frame)) / FPS
+    j = standing(T)
+    j[:, :, 0] += x[:, None]
+    return j
+
+
+def test_jerk_of_constant_velocity_is_zero_and_of_a_cubic_is_known():
+    j = standing()
+    j[:, :, 0] += np.arange(len(j))[:, None] * 0.7 / FPS
+    assert physics.jerk(j, FPS).shape == (len(j) - 3,)
+    assert np.abs(physics.jerk(j, FPS)).max() < 1e-6
+    t = np.arange(len(j)) / FPS
+    j[:, :, 2] += (0.5 * t**3)[:, None]  # third derivative 3 m/s^3 for every joint
+    np.testing.assert_allclose(physics.jerk(j, FPS), 3.0, rtol=1e-6)
+
+
+def test_a_velocity_jump_peaks_inside_its_transition_window_and_is_flat_outside():
+    j = velocity_jump()  # a 1 m/s jump at frame 30 = 1.0 s
+    curve = physics.jerk(j, FPS)
+    times = (np.arange(len(curve)) + 1.5) / FPS
+    assert abs(times[curve.argmax()] - 1.0) <= 0.25
+    assert curve[np.abs(times - 1.0) > 0.25].max() < 1e-6
+    # the second difference jumps by dv / fps at one frame: two third-difference samples of dv * fps^2 each
+    out = physics.transition_jerk(j, FPS, [1.0])
+    assert out["peak_jerk"] == pytest.approx(1.0 * FPS**2, rel=1e-6)
+    assert out["area_under_jerk"] == pytest.approx(2 * FPS**2 / FPS, rel=1e-6)
+    away = physics.transition_jerk(j, FPS, [0.5])  # a window that misses the jump
+    assert away["peak_jerk"] < 1e-6 and away["area_under_jerk"] < 1e-6
+
+
+def test_area_under_jerk_counts_only_jerk_above_the_clip_median():
+    j = standing()
+    t = np.arange(len(j)) / FPS
+    j[:, :, 2] += (0.5 * t**3)[:, None]  # the same jerk everywhere: a transition no rougher than the rest
+    out = physics.transition_jerk(j, FPS, [1.0, 1.5])
+    assert out["peak_jerk"] == pytest.approx(3.0, rel=1e-6)
+    assert out["area_under_jerk"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_transition_jerk_rejects_bad_transitions():
+    j = velocity_jump()
+    with pytest.raises(ValueError, match="transitions"):
+        physics.transition_jerk(j, FPS, [])
+    with pytest.raises(ValueError, match="transitions"):
+        physics.transition_jerk(j, FPS, [10.0])  # the clip lasts 2 s
+    with pytest.raises(ValueError, match="4 frames"):
+        physics.transition_jerk(j[:3], FPS, [0.05])
+
+
+def test_physics_report_names_every_metric():
+    report = physics.physics_report(standing(lift=0.10), FPS)
+    assert report == pytest.approx({"foot_skating_ratio": 0.0, "penetration_mm": 0.0, "floating_mm": 95.0,
+                                    "foot_sliding_mm": 0.0, "jitter_mm": 0.0, "bone_length_drift_m": 0.0,
+                                    "mean_jerk": 0.0}, abs=1e-9)  # fmt: skip
+    with_transitions = physics.physics_report(velocity_jump(), FPS, transitions=[1.0])
+    assert with_transitions["peak_jerk"] == pytest.approx(FPS**2, rel=1e-6)
+    assert set(with_transitions) == set(report) | {"peak_jerk", "area_under_jerk"}
+    with pytest.raises(ValueError, match="joints"):
+        physics.physics_report(standing()[..., :2], FPS)
+    with pytest.raises(ValueError, match="parents"):
+        physics.physics_report(standing()[:, :10], FPS)

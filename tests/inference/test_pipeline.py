@@ -93,3 +93,34 @@ def test_alignment_evaluation_runs_and_ground_truth_scores_high(pipe):
     assert result["clips"] == 6 and result["predicates"] >= 6
     assert 0.0 <= result["accuracy"] <= 1.0 and result["ground_truth_accuracy"] >= 0.8
     assert 0.0 <= result["foot_skating"] <= 1.0
+
+
+def test_pipeline_folder_carries_sampling_defaults_that_calls_override(pipe, tmp_path):
+    from dataclasses import replace
+
+    pipe.sampling = replace(pipe.sampling, guidance=2.0, top_k=5)
+    try:
+        pipe.save_pretrained(tmp_path / "tuned")
+    finally:
+        pipe.sampling = replace(pipe.sampling, guidance=1.0, top_k=None)
+    tuned = TextToMotion.from_pretrained(tmp_path / "tuned")
+    assert tuned.sampling.guidance == 2.0 and tuned.sampling.top_k == 5
+    assert tuned.settings(guidance=None, temperature=0.5).guidance == 2.0
+    defaulted = tuned("a person walks forward", seed=4)[0]
+    explicit = pipe("a person walks forward", seed=4, guidance=2.0, top_k=5)[0]
+    assert np.allclose(defaulted.features, explicit.features)
+    unguided = tuned("a person walks forward", seed=4, guidance=1.0)[0]
+    assert np.allclose(unguided.features, pipe("a person walks forward", seed=4, top_k=5)[0].features)
+
+
+def test_demo_generates_every_prompt_with_the_given_model(pipe_folder, tmp_path, capsys):
+    from motionmill.demo import DEMO_PROMPTS
+
+    assert main(["demo", "--model", str(pipe_folder), "--out", str(tmp_path / "demo")]) == 0
+    records = [json.loads(p.read_text()) for p in sorted((tmp_path / "demo").glob("*.json"))]
+    assert [r["prompt"] for r in records] == [p for p, _ in DEMO_PROMPTS]
+    for record, (_, seconds) in zip(records, DEMO_PROMPTS, strict=True):
+        assert record["sampling"]["guidance"] == 1.0 and record["seconds_asked"] == seconds
+        if seconds is not None:
+            assert abs(record["duration"] - seconds) <= 0.1 * seconds
+        assert all((tmp_path / "demo" / name).stat().st_size > 0 for name in record["files"])

@@ -11,6 +11,7 @@ Command: `motionmill eval alignment --model DIR --split test --clips 500`.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +65,7 @@ def evaluate_alignment(pipe, split: str = "test", clips: int = 500, seed: int = 
         "accuracy": totals["model"][0] / totals["model"][1],
         "ground_truth_accuracy": totals["truth"][0] / totals["truth"][1],
         "foot_skating": float(np.mean(skating["model"])), "ground_truth_foot_skating": float(np.mean(skating["truth"])),
-        "sampling": sampling,
+        "sampling": asdict(pipe.settings(**sampling)),
     }  # fmt: skip
 
 

@@ -1,8 +1,11 @@
-"""Physical plausibility of joint motion: foot skating, ground penetration and floating, sliding, jitter, bones.
+"""Physical plausibility of joint motion: foot skating, ground penetration and floating, sliding, jitter, bones,
+and the smoothness of transitions in compositional motion.
 
 Definitions follow spec/evaluation.md ("Physical plausibility"): y is up, metres, the feet are joints 10 and 11
 (SMPL L_Foot / R_Foot), contact means lower than 5 cm. Foot skating is the GMD definition (Karunratanakul et al.,
-"Guided Motion Diffusion", ICCV 2023). Every function is pure numpy over one motion.
+"Guided Motion Diffusion", ICCV 2023). Peak jerk and area under jerk around transitions are named after FlowMDM
+(Barquero et al., "Seamless Human Motion Composition with Blended Positional Encodings", CVPR 2024); their exact
+definition here is written in `transition_jerk`. Every function is pure numpy over one motion.
 
 Shape legend: T frames, J joints.
 """
@@ -11,7 +14,19 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["bone_length_drift", "floating", "foot_skating_ratio", "foot_sliding", "jitter", "penetration"]
+from motionmill.motion.skeleton import SMPL22
+
+__all__ = [
+    "bone_length_drift",
+    "floating",
+    "foot_skating_ratio",
+    "foot_sliding",
+    "jerk",
+    "jitter",
+    "penetration",
+    "physics_report",
+    "transition_jerk",
+]
 
 FEET = (10, 11)
 CONTACT_HEIGHT = 0.05  # metres: a foot below this is in contact (GMD)
@@ -93,3 +108,104 @@ def bone_length_drift(joints: np.ndarray, parents: tuple[int, ...]) -> np.ndarra
     j = np.asarray(joints, dtype=np.float64)
     lengths = np.linalg.norm(j[:, 1:] - j[:, list(parents[1:])], axis=-1)  # (T, J-1)
     return np.concatenate(([0.0], lengths.max(axis=0) - lengths.min(axis=0)))
+
+
+def jerk(joints: np.ndarray, fps: float) -> np.ndarray:
+    """Jerk curve: mean over joints of the norm of the third time derivative of position, in m/s^3.
+
+    Sample k is the third difference (x[k+3] - 3 x[k+2] + 3 x[k+1] - x[k]) * fps^3, centred between frames k+1 and
+    k+2, i.e. at time (k + 1.5) / fps seconds.
+
+    Args:
+        joints: (T, J, 3) positions in metres.
+        fps: frames per second.
+
+    Returns:
+        (T-3,) jerk per sample (empty for fewer than four frames).
+    """
+    j = np.asarray(joints, dtype=np.float64)
+    third = j[3:] - 3 * j[2:-1] + 3 * j[1:-2] - j[:-3]  # (T-3, J, 3)
+    return np.linalg.norm(third, axis=-1).mean(axis=-1) * fps**3
+
+
+def transition_jerk(joints: np.ndarray, fps: float, transitions: list[float], window: float = 0.5) -> dict[str, float]:
+    """Peak jerk and area under jerk in the windows around the transitions of a compositional motion.
+
+    With J(t) the `jerk` curve, each transition at time s has the window [s - window/2, s + window/2] (the samples
+    whose centre time falls inside it). Per window:
+        peak jerk = max J(t) over the window, in m/s^3;
+        area under jerk = sum over the window of max(0, J(t) - median J) / fps, in m/s^2,
+    where median J is the median over the whole clip, so a transition as smooth as the rest of the clip has an area
+    near 0. Both are averaged over transitions. Values are in SI units and, for a true discontinuity, grow with the
+    frame rate, so compare them with the ground truth at the same fps (the spec's ground-truth figures, about
+    0.03 / 0.00, use another scale).
+
+    Args:
+        joints: (T, J, 3) positions in metres, T >= 4.
+        fps: frames per second.
+        transitions: times in seconds where one segment of the motion hands over to the next.
+        window: full width of each window in seconds.
+
+    Returns:
+        {"peak_jerk": ..., "area_under_jerk": ...}.
+    """
+    curve = jerk(joints, fps)  # (T-3,)
+    if len(curve) == 0:
+        raise ValueError(f"joints needs at least 4 frames for jerk, got {len(curve) + 3}")
+    if len(transitions) == 0:
+        raise ValueError("transitions is empty")
+    if window <= 0:
+        raise ValueError(f"window must be positive, got {window}")
+    times = (np.arange(len(curve)) + 1.5) / fps
+    excess = np.maximum(0.0, curve - np.median(curve))
+    peaks, areas = [], []
+    for s in transitions:
+        inside = np.abs(times - s) <= window / 2
+        if not inside.any():
+            raise ValueError(f"transitions: no jerk sample lies within {window / 2} s of {s} s in this clip")
+        peaks.append(curve[inside].max())
+        areas.append(excess[inside].sum() / fps)
+    return {"peak_jerk": float(np.mean(peaks)), "area_under_jerk": float(np.mean(areas))}
+
+
+def physics_report(
+    joints: np.ndarray,
+    fps: float,
+    parents: tuple[int, ...] = SMPL22.parents,
+    transitions: list[float] | None = None,
+    window: float = 0.5,
+) -> dict[str, float]:
+    """Every plausibility metric of one motion by name, for a table next to the ground truth's report.
+
+    Units: millimetres for `*_mm`, metres for `*_m`, m/s^3 for `mean_jerk` and `peak_jerk`, m/s^2 for
+    `area_under_jerk`. Jitter is reported raw (mm per frame^2); the spec reports it as a ratio to the ground truth's
+    value, which the caller forms from two reports. The transition metrics are included only when `transitions` is
+    given.
+
+    Args:
+        joints: (T, J, 3) positions in metres, y up.
+        fps: frames per second.
+        parents: the skeleton's parent indices (SMPL-22 by default), for bone length drift.
+        transitions: optional transition times in seconds (see `transition_jerk`).
+        window: full width of each transition window in seconds.
+    """
+    j = np.asarray(joints, dtype=np.float64)
+    if j.ndim != 3 or j.shape[-1] != 3 or len(j) == 0:
+        raise ValueError(f"joints must have shape (T, J, 3) with T >= 1, got {j.shape}")
+    if len(parents) != j.shape[1]:
+        raise ValueError(f"parents has {len(parents)} joints but joints has {j.shape[1]}")
+    if not np.isfinite(j).all():
+        raise ValueError("joints contains NaN or infinite values")
+    curve = jerk(j, fps)
+    report = {
+        "foot_skating_ratio": foot_skating_ratio(j, fps),
+        "penetration_mm": penetration(j),
+        "floating_mm": floating(j),
+        "foot_sliding_mm": foot_sliding(j),
+        "jitter_mm": jitter(j) * 1000,
+        "bone_length_drift_m": float(bone_length_drift(j, parents).max()),
+        "mean_jerk": float(curve.mean()) if len(curve) else 0.0,
+    }
+    if transitions is not None:
+        report.update(transition_jerk(j, fps, transitions, window))
+    return report

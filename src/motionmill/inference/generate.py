@@ -8,6 +8,7 @@ settings, model, duration).
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 import math
 import re
 import time
@@ -45,13 +46,19 @@ def _stem(index: int, prompt: str) -> str:
     return f"{index:03d}_{words or 'prompt'}"
 
 
-def run_generate(prompts: list[str], out: str | Path, model: str = "builtin", seconds: float | None = None,
+def run_generate(prompts: list[str], out: str | Path, model: str = "builtin",
+                 seconds: float | list[float | None] | None = None,
                  seed: int = 0, rewrite_url: str | None = None, rewrite_model: str | None = None,
                  **sampling) -> list[Path]:  # fmt: skip
-    """Generate a motion per prompt and write its files; returns the JSON record paths."""
+    """Generate a motion per prompt and write its files; returns the JSON record paths.
+
+    `seconds` is one target duration for all prompts or one per prompt (None: the model decides).
+    """
     started = time.perf_counter()
-    if seconds is not None and not (math.isfinite(seconds) and seconds > 0):
-        raise ValueError(f"seconds must be a positive number, got {seconds}")  # before the slow model load
+    seconds = list(seconds) if isinstance(seconds, list | tuple) else [seconds] * len(prompts)
+    for s in seconds:
+        if s is not None and not (math.isfinite(s) and s > 0):
+            raise ValueError(f"seconds must be a positive number, got {s}")  # before the slow model load
     pipe = TextToMotion.from_pretrained(model)
     rewrites = [_rewrite(p, rewrite_url, rewrite_model) for p in prompts]
     texts = [r.rewritten if r else p for p, r in zip(prompts, rewrites, strict=True)]
@@ -63,9 +70,9 @@ def run_generate(prompts: list[str], out: str | Path, model: str = "builtin", se
         for suffix in OUTPUT_SUFFIXES:
             write_motion(motion, out / f"{stem}{suffix}", title=prompt)
         record = {"prompt": prompt, "rewritten_prompt": rewrite.rewritten if rewrite and rewrite.used else None,
-                  "rewrite_error": rewrite.error if rewrite else None, "seed": seed + i, "seconds_asked": seconds,
+                  "rewrite_error": rewrite.error if rewrite else None, "seed": seed + i, "seconds_asked": seconds[i],
                   "duration": motion.duration, "frames": motion.num_frames, "fps": motion.fps, "model": str(model),
-                  "sampling": sampling, "files": [f"{stem}{s}" for s in OUTPUT_SUFFIXES]}  # fmt: skip
+                  "sampling": asdict(pipe.settings(**sampling)), "files": [f"{stem}{s}" for s in OUTPUT_SUFFIXES]}  # fmt: skip
         atomic_write(out / f"{stem}.json", json.dumps(record, indent=2) + "\n")
         records.append(out / f"{stem}.json")
         print(f"{stem}: {motion.duration:.2f} s  \"{prompt}\"")

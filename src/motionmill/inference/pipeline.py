@@ -1,6 +1,6 @@
 """`TextToMotion`: text in, `Motion` out. One object, one `__call__`, `from_pretrained`, `.to(device)`.
 
-A pipeline folder holds `pipeline.json` (text encoder spec, frame rate), `tokenizer/` (FSQ tokenizer with the
+A pipeline folder holds `pipeline.json` (text encoder spec, frame rate, recommended sampling settings), `tokenizer/` (FSQ tokenizer with the
 normalisation stats) and `generator/`, each loadable on its own. Sampling fixes MotionMillion's inference defects
 (spec/models.md): KV cache, batched prompts with per-prompt stopping and seeds, temperature / top-k / top-p,
 classifier-free guidance, no length cap below the trained maximum, and length control by `seconds`.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -53,9 +53,11 @@ class SamplingSettings:
 class TextToMotion:
     """Generate motions from text with a tokenizer, a generator and a text encoder."""
 
-    def __init__(self, tokenizer, stats, generator, text_encoder, fps: float = 30.0, name: str = ""):
+    def __init__(self, tokenizer, stats, generator, text_encoder, fps: float = 30.0, name: str = "",
+                 sampling: dict | None = None):  # fmt: skip
         self.tokenizer, self.stats, self.generator = tokenizer.eval(), stats, generator.eval()
         self.text_encoder, self.fps, self.name = text_encoder, fps, name
+        self.sampling = SamplingSettings(**(sampling or {}))  # the model's defaults; a call overrides any field
         self.device = torch.device("cpu")
 
     @classmethod
@@ -77,11 +79,13 @@ class TextToMotion:
         if encoder.dim != generator.cfg.text_dim:
             raise ValueError(f"{folder}: text encoder {info['text_encoder']} gives {encoder.dim}-d states but the "
                              f"generator expects {generator.cfg.text_dim}")  # fmt: skip
-        return cls(tokenizer, stats, generator, encoder, info.get("fps", 30.0), str(path)).to(device)
+        return cls(tokenizer, stats, generator, encoder, info.get("fps", 30.0), str(path),
+                   info.get("sampling")).to(device)  # fmt: skip
 
     def save_pretrained(self, folder: str | Path, text_encoder_spec: str = "minilm") -> Path:
         """Write a pipeline folder that `from_pretrained` loads."""
-        return _write_pipeline(folder, self.tokenizer, self.stats, self.generator, text_encoder_spec, self.fps)
+        return _write_pipeline(folder, self.tokenizer, self.stats, self.generator, text_encoder_spec, self.fps,
+                               asdict(self.sampling))  # fmt: skip
 
     def to(self, device: str | torch.device) -> TextToMotion:
         self.device = torch.device(device)
@@ -123,11 +127,12 @@ class TextToMotion:
             prompts: text descriptions.
             seconds: target duration per prompt (or one for all); None lets the model decide.
             seed: one seed for all prompts (prompt i uses seed + i) or one per prompt.
-            **sampling: SamplingSettings fields (temperature, top_k, top_p, guidance, greedy).
+            **sampling: SamplingSettings fields (temperature, top_k, top_p, guidance, greedy); fields not given
+                (or given as None) take the pipeline's defaults, `self.sampling`.
         """
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         _check_prompts(prompts)
-        settings = SamplingSettings(**sampling)
+        settings = self.settings(**sampling)
         seconds = list(seconds) if isinstance(seconds, list | tuple) else [seconds] * len(prompts)
         seeds = list(seed) if isinstance(seed, list | tuple) else [seed + i for i in range(len(prompts))]
         if len(seconds) != len(prompts) or len(seeds) != len(prompts):
@@ -139,6 +144,10 @@ class TextToMotion:
                                  guidance=settings.guidance, min_tokens=lows, max_tokens=highs, seeds=seeds,
                                  greedy=settings.greedy)  # fmt: skip
         return self.decode(tokens)
+
+    def settings(self, **overrides) -> SamplingSettings:
+        """The pipeline's sampling defaults with the fields in `overrides` that are not None replaced."""
+        return replace(self.sampling, **{k: v for k, v in overrides.items() if v is not None})
 
     @torch.no_grad()
     def decode(self, tokens: list[list[int]]) -> list[Motion]:
@@ -166,21 +175,23 @@ def _check_prompts(prompts: list[str]) -> None:
             raise ValueError(f"prompt {i + 1} has {len(p):,} characters; the limit is {MAX_PROMPT_CHARS:,}")
 
 
-def _write_pipeline(folder, tokenizer, stats, generator, text_encoder_spec: str, fps: float) -> Path:
+def _write_pipeline(folder, tokenizer, stats, generator, text_encoder_spec: str, fps: float,
+                    sampling: dict | None = None) -> Path:  # fmt: skip
     from motionmill.checkpoints.tokenizer import save_pretrained
     from motionmill.utils.io import atomic_write
 
     folder = Path(folder)
     save_pretrained(tokenizer, folder / "tokenizer", stats)
     save_generator(generator, folder / "generator")
-    info = {"text_encoder": text_encoder_spec, "fps": fps}
+    info = {"text_encoder": text_encoder_spec, "fps": fps, "sampling": asdict(SamplingSettings(**(sampling or {})))}
     atomic_write(folder / "pipeline.json", json.dumps(info, indent=2) + "\n")  # written last: marks it complete
     return folder
 
 
 def assemble_pipeline(tokenizer: str | Path, generator: str | Path, out: str | Path, text_encoder: str = "minilm",
-                      fps: float = 30.0) -> Path:  # fmt: skip
-    """A pipeline folder from a tokenizer run (or folder) and a generator run (or folder), weights only."""
+                      fps: float = 30.0, sampling: dict | None = None) -> Path:  # fmt: skip
+    """A pipeline folder from a tokenizer run (or folder) and a generator run (or folder), weights only, with the
+    sampling settings `generate` uses by default."""
     from motionmill.checkpoints.tokenizer import from_pretrained
 
     tok, stats = from_pretrained(tokenizer)
@@ -190,4 +201,4 @@ def assemble_pipeline(tokenizer: str | Path, generator: str | Path, out: str | P
     if gen.cfg.vocab_codes != tok.cfg.codebook_size:
         raise ValueError(f"the generator predicts {gen.cfg.vocab_codes} codes but the tokenizer has "
                          f"{tok.cfg.codebook_size}")  # fmt: skip
-    return _write_pipeline(out, tok, stats, gen, text_encoder, fps)
+    return _write_pipeline(out, tok, stats, gen, text_encoder, fps, sampling)
