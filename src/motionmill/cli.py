@@ -155,8 +155,8 @@ def _train_evaluator_args(p: argparse.ArgumentParser) -> None:
 
 def generate(prompts: list[str], out: str, prompts_file: str | None = None, seconds: float | None = None,
              seed: int = 0, temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
-             guidance: float | None = None, greedy: bool | None = None, model: str = "builtin", rewrite_url: str | None = None,
-             rewrite_model: str | None = None) -> None:  # fmt: skip
+             guidance: float | None = None, greedy: bool | None = None, model: str = "builtin",
+             rewrite_url: str | None = None, rewrite_model: str | None = None) -> None:  # fmt: skip
     """Generate motion from text: per prompt a .npy, .joints.npy, .bvh, .gif, .html and a .json record."""
     from motionmill.inference.generate import read_prompts_file, run_generate
 
@@ -256,6 +256,43 @@ def _eval_alignment_args(p: argparse.ArgumentParser) -> None:
     _sampling_args(p)
 
 
+def eval_serve(report_dir: str, port: int = 8000, db: str | None = None, host: str = "127.0.0.1") -> None:
+    """Serve a prompts report for human rating: its forms store ratings in REPORT_DIR/ratings.sqlite (or --db)."""
+    from motionmill.eval.ratings import serve_report
+
+    server = serve_report(report_dir, host=host, port=port, db=db)
+    print(f"open {server.url} to rate; ratings go to {server.store.path} (Ctrl-C stops)", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+
+
+def eval_ratings(report_dir: str, csv: str, db: str | None = None) -> None:
+    """Export the human ratings of a prompts report (REPORT_DIR/ratings.sqlite or --db) to a CSV file."""
+    from motionmill.eval.ratings import DB_FILE, RatingStore
+
+    db_path = Path(db) if db else Path(report_dir) / DB_FILE
+    if not db_path.is_file():  # opening would create an empty database and hide a wrong path
+        raise FileNotFoundError(f"{db_path}: no ratings database (run motionmill eval serve {report_dir} first)")
+    store = RatingStore.for_report(report_dir, db_path)
+    store.export_csv(csv)
+    print(f"{len(store.rows())} rating(s) written to {csv}")
+
+
+def _eval_serve_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("report_dir", metavar="REPORT_DIR", help="folder with report.html and index.json")
+    p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000; 0 picks a free one)")
+    p.add_argument("--db", default=None, help="SQLite file for the ratings (default REPORT_DIR/ratings.sqlite)")
+    p.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1, this machine only)")
+
+
+def _eval_ratings_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("report_dir", metavar="REPORT_DIR", help="folder with report.html and index.json")
+    p.add_argument("--csv", required=True, help="CSV file to write")
+    p.add_argument("--db", default=None, help="SQLite file of the ratings (default REPORT_DIR/ratings.sqlite)")
+
+
 # name -> (function, argument builder, help). A name with a space is a subcommand of a group ("corpus build").
 COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "convert": (convert, _convert_args, "convert a motion file to another format"),
@@ -273,6 +310,8 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "tokenize": (tokenize, _tokenize_args, "token ids for every clip of a corpus"),
     "eval tokenizer": (eval_tokenizer, _eval_tokenizer_args, "reconstruction metrics of a tokenizer"),
     "eval alignment": (eval_alignment, _eval_alignment_args, "predicate accuracy of a model on built-in captions"),
+    "eval serve": (eval_serve, _eval_serve_args, "serve a prompts report and store its human ratings"),
+    "eval ratings": (eval_ratings, _eval_ratings_args, "export the human ratings of a prompts report to CSV"),
 }
 
 

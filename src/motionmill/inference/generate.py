@@ -8,10 +8,10 @@ settings, model, duration).
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 import math
 import re
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from motionmill.export.formats import write_motion
@@ -72,10 +72,11 @@ def run_generate(prompts: list[str], out: str | Path, model: str = "builtin",
         record = {"prompt": prompt, "rewritten_prompt": rewrite.rewritten if rewrite and rewrite.used else None,
                   "rewrite_error": rewrite.error if rewrite else None, "seed": seed + i, "seconds_asked": seconds[i],
                   "duration": motion.duration, "frames": motion.num_frames, "fps": motion.fps, "model": str(model),
-                  "sampling": asdict(pipe.settings(**sampling)), "files": [f"{stem}{s}" for s in OUTPUT_SUFFIXES]}  # fmt: skip
+                  "sampling": asdict(pipe.settings(**sampling)),
+                  "files": [f"{stem}{s}" for s in OUTPUT_SUFFIXES]}  # fmt: skip
         atomic_write(out / f"{stem}.json", json.dumps(record, indent=2) + "\n")
         records.append(out / f"{stem}.json")
-        print(f"{stem}: {motion.duration:.2f} s  \"{prompt}\"")
+        print(f'{stem}: {motion.duration:.2f} s  "{prompt}"')
     print(f"wrote {len(records)} motion(s) to {out.resolve()}/ in {time.perf_counter() - started:.1f} s")
     return records
 

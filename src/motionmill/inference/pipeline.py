@@ -1,9 +1,10 @@
 """`TextToMotion`: text in, `Motion` out. One object, one `__call__`, `from_pretrained`, `.to(device)`.
 
-A pipeline folder holds `pipeline.json` (text encoder spec, frame rate, recommended sampling settings), `tokenizer/` (FSQ tokenizer with the
-normalisation stats) and `generator/`, each loadable on its own. Sampling fixes MotionMillion's inference defects
-(spec/models.md): KV cache, batched prompts with per-prompt stopping and seeds, temperature / top-k / top-p,
-classifier-free guidance, no length cap below the trained maximum, and length control by `seconds`.
+A pipeline folder holds `pipeline.json` (text encoder spec, frame rate, the model's default sampling settings),
+`tokenizer/` (FSQ tokenizer with the normalisation stats) and `generator/`, each loadable on its own. Sampling
+fixes MotionMillion's inference defects (spec/models.md): KV cache, batched prompts with per-prompt stopping and
+seeds, temperature / top-k / top-p, classifier-free guidance, no length cap below the trained maximum, and length
+control by `seconds`.
 
 Shape legend: B prompts, L text tokens, N motion tokens, T frames, F features.
 """
