@@ -2,16 +2,18 @@
 
 MotionMillion samples one prompt at a time, greedily, recomputing the whole [text | motion] sequence at every step
 (shared/spec/models.md). Both samplers here produce exactly `--tokens` codes per prompt (END is masked until then) on
-a randomly initialised generator (default 4 layers, d=256, K=512; 20 text tokens per prompt). The reference is slow,
-so it runs on `--reference-prompts` prompts and its time per prompt is extrapolated to the whole batch.
+a randomly initialised generator (default 4 layers, d=256, K=512; 20 text tokens per prompt), or on the generator of
+a pipeline folder (`--model builtin` for the built-in model). The reference is slow, so it runs on
+`--reference-prompts` prompts and its time per prompt is extrapolated to the whole batch.
 
-Run: `python bench/sampling_speed.py [--prompts 32] [--tokens 150] [--n-layer 4] [--dim 256] [--threads 1]`.
+Run: `python bench/sampling_speed.py [--model builtin] [--prompts 32] [--tokens 150] [--n-layer 4] [--dim 256]`.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import torch
 
@@ -31,16 +33,16 @@ def main() -> None:
     parser.add_argument("--text-dim", type=int, default=256)
     parser.add_argument("--text-tokens", type=int, default=20)
     parser.add_argument("--threads", type=int, default=1, help="torch threads (one avoids contention on shared CPUs)")
+    parser.add_argument("--model", default=None, help="pipeline folder or 'builtin' (default: a random generator)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    cfg = GeneratorConfig(vocab_codes=args.vocab_codes, n_layer=args.n_layer, n_head=args.n_head, dim=args.dim,
-                          text_dim=args.text_dim, max_motion_tokens=args.tokens)  # fmt: skip
-    model = MotionGenerator(cfg).eval()
+    model = _generator(args).eval()
+    cfg = model.cfg
     n_params = sum(p.numel() for p in model.parameters())
-    states = torch.randn(args.prompts, args.text_tokens, args.text_dim)  # (B, L, text_dim)
+    states = torch.randn(args.prompts, args.text_tokens, cfg.text_dim)  # (B, L, text_dim)
     mask = torch.ones(args.prompts, args.text_tokens, dtype=torch.bool)
-    print(f"model: {args.n_layer} layers, d={args.dim}, K={args.vocab_codes}, {n_params / 1e6:.2f} M params; "
+    print(f"model: {cfg.n_layer} layers, d={cfg.dim}, K={cfg.vocab_codes}, {n_params / 1e6:.2f} M params; "
           f"{args.prompts} prompts x {args.tokens} tokens; {args.threads} thread(s)")  # fmt: skip
 
     start = time.perf_counter()
@@ -60,6 +62,21 @@ def main() -> None:
     print(f"reference (greedy, batch 1, full recompute): {per_prompt:.2f} s per prompt, timed on {n_ref} prompt(s); "
           f"extrapolated to {args.prompts} prompts: {per_prompt * args.prompts:.1f} s")  # fmt: skip
     print(f"speed-up per prompt: {per_prompt * args.prompts / cached:.1f}x (target >= 10x)")
+
+
+def _generator(args) -> MotionGenerator:
+    if args.model is None:
+        cfg = GeneratorConfig(vocab_codes=args.vocab_codes, n_layer=args.n_layer, n_head=args.n_head, dim=args.dim,
+                              text_dim=args.text_dim, max_motion_tokens=args.tokens)  # fmt: skip
+        return MotionGenerator(cfg)
+    from motionmill.checkpoints.generator import load_generator
+    from motionmill.inference.pipeline import BUILTIN_MODEL
+
+    folder = BUILTIN_MODEL if args.model == "builtin" else Path(args.model)
+    model = load_generator(folder / "generator")
+    if model.cfg.max_motion_tokens < args.tokens:
+        raise SystemExit(f"{folder}: the generator makes at most {model.cfg.max_motion_tokens} tokens")
+    return model
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from motionmill.eval.physics import foot_skating_ratio
 from motionmill.synth.corpus import make_clip, split_of
 from motionmill.synth.expectations import expected_predicates, score_motion
 
-__all__ = ["alignment_clips", "evaluate_alignment"]
+__all__ = ["alignment_clips", "evaluate_alignment", "generate_for_clips", "score_clips", "whole_caption"]
 
 
 def alignment_clips(split: str, count: int, seed: int = 0, start: int = 0) -> list:
@@ -35,38 +35,50 @@ def alignment_clips(split: str, count: int, seed: int = 0, start: int = 0) -> li
     return clips
 
 
-def _whole_caption(clip) -> str:
+def whole_caption(clip) -> str:
+    """The clip's first caption that covers the whole clip (else its first caption)."""
     whole = [c for c in clip.captions if c.start <= 0.0 and c.end >= clip.plan.duration - 1e-6]
     return (whole or clip.captions)[0].text
+
+
+def generate_for_clips(pipe, clips: list, seed: int = 0, batch_size: int = 50, desc: str = "generate",
+                       **sampling) -> list:  # fmt: skip
+    """One motion per clip from its whole-clip caption at the clip's duration; clip i uses seed `seed * 100_000 + i`."""
+    from tqdm import tqdm
+
+    motions = []
+    for b in tqdm(range(0, len(clips), batch_size), desc=desc, unit="batch"):
+        batch = clips[b : b + batch_size]
+        seconds = [min(c.plan.duration, pipe.max_seconds) for c in batch]
+        seeds = [seed * 100_000 + b + i for i in range(len(batch))]
+        motions += pipe([whole_caption(c) for c in batch], seconds=seconds, seed=seeds, **sampling)
+    return motions
+
+
+def score_clips(clips: list, motions: list) -> dict:
+    """Predicate accuracy and foot skating of `motions` (one per clip) and of the clips' own motions."""
+    totals = {"model": [0, 0], "truth": [0, 0]}
+    skating = {"model": [], "truth": []}
+    for clip, motion in zip(clips, motions, strict=True):
+        for who, joints, fps in (("model", motion.joints(), motion.fps), ("truth", clip.joints, clip.fps)):
+            result = score_motion(clip.plan, joints, fps)
+            totals[who][0] += result["satisfied"]
+            totals[who][1] += result["total"]
+            skating[who].append(foot_skating_ratio(joints, fps))
+    return {
+        "clips": len(clips), "predicates": totals["model"][1],
+        "accuracy": totals["model"][0] / totals["model"][1],
+        "ground_truth_accuracy": totals["truth"][0] / totals["truth"][1],
+        "foot_skating": float(np.mean(skating["model"])), "ground_truth_foot_skating": float(np.mean(skating["truth"])),
+    }  # fmt: skip
 
 
 def evaluate_alignment(pipe, split: str = "test", clips: int = 500, seed: int = 0, batch_size: int = 50,
                        **sampling) -> dict:  # fmt: skip
     """Predicate accuracy of `pipe` (a TextToMotion) and of the ground truth on `clips` clips of `split`."""
-    from tqdm import tqdm
-
     chosen = alignment_clips(split, clips, seed)
-    totals = {"model": [0, 0], "truth": [0, 0]}
-    skating = {"model": [], "truth": []}
-    for b in tqdm(range(0, len(chosen), batch_size), desc=f"alignment ({split})", unit="batch"):
-        batch = chosen[b : b + batch_size]
-        prompts = [_whole_caption(c) for c in batch]
-        seconds = [min(c.plan.duration, pipe.max_seconds) for c in batch]
-        motions = pipe(prompts, seconds=seconds, seed=[seed * 100_000 + b + i for i in range(len(batch))],
-                       **sampling)  # fmt: skip
-        for clip, motion in zip(batch, motions, strict=True):
-            for who, joints, fps in (("model", motion.joints(), motion.fps), ("truth", clip.joints, clip.fps)):
-                result = score_motion(clip.plan, joints, fps)
-                totals[who][0] += result["satisfied"]
-                totals[who][1] += result["total"]
-                skating[who].append(foot_skating_ratio(joints, fps))
-    return {
-        "split": split, "clips": len(chosen), "predicates": totals["model"][1],
-        "accuracy": totals["model"][0] / totals["model"][1],
-        "ground_truth_accuracy": totals["truth"][0] / totals["truth"][1],
-        "foot_skating": float(np.mean(skating["model"])), "ground_truth_foot_skating": float(np.mean(skating["truth"])),
-        "sampling": asdict(pipe.settings(**sampling)),
-    }  # fmt: skip
+    motions = generate_for_clips(pipe, chosen, seed, batch_size, f"alignment ({split})", **sampling)
+    return {"split": split, **score_clips(chosen, motions), "sampling": asdict(pipe.settings(**sampling))}
 
 
 def eval_alignment(model: str, split: str = "test", clips: int = 500, out: str | None = None, **sampling) -> dict:

@@ -14,6 +14,7 @@ Shape legend: B batch, L text tokens, N motion tokens, V output classes (K + 1).
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from motionmill.checkpoints.generator import save_generator
+from motionmill.data.datasets import LengthBucketSampler
 from motionmill.data.store import Corpus
 from motionmill.generator.model import GeneratorConfig, MotionGenerator
 from motionmill.training.loop import TrainConfig, train
@@ -182,8 +184,12 @@ def train_generator(config: str | None, corpus: str, tokenizer: str, out: str, s
     def evaluate(m):
         return _evaluate(m, val, collate, data_cfg.eval_items) if val else {}
 
-    return train(model, task, dataset, train_cfg, run, save_generator, collate_fn=collate, evaluate=evaluate,
-                 progress=progress)  # fmt: skip
+    # batches of similar clip lengths: padding a random batch to its longest clip would more than double the work
+    sampler = LengthBucketSampler([min(len(tokens[r]), model_cfg.max_motion_tokens) for r in dataset.rows],
+                                  train_cfg.batch_size, seed=train_cfg.seed, rank=int(os.environ.get("RANK", "0")),
+                                  world_size=int(os.environ.get("WORLD_SIZE", "1")))  # fmt: skip
+    return train(model, task, dataset, train_cfg, run, save_generator, collate_fn=collate, batch_sampler=sampler,
+                 evaluate=evaluate, progress=progress)  # fmt: skip
 
 
 def _validation(data, tokens, stride, model_cfg, data_cfg) -> TokenTextDataset | None:
