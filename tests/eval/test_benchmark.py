@@ -1,0 +1,96 @@
+"""Benchmark suites end to end on a briefly trained tiny pipeline and evaluator."""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from corpus_factory import tiny_runs
+from motionmill.cli import main
+from motionmill.eval.benchmark import ProtocolConfig, run_protocol, run_zeroshot, write_results
+from motionmill.eval.evaluator import load_evaluator
+from motionmill.inference.pipeline import TextToMotion
+
+pytest.importorskip("transformers", reason="the built-in text encoder needs the [text] extra")
+
+TINY_EVALUATOR = {"model": {"preset": "tiny", "dim": 32, "ff": 64, "embed_dim": 32, "n_layer": 1},
+                  "train": {"steps": 4, "batch_size": 8, "warmup_steps": 1, "ckpt_every": 4, "eval_every": 4},
+                  "data": {"eval_items": 8}}  # fmt: skip
+SMALL = ProtocolConfig(split="train", repeats=2, clips=32, mm_captions=3, mm_generations=2, diversity_pairs=20)
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    corpus, runs = tiny_runs(tmp_path_factory)
+    recipe = runs / "evaluator.yaml"
+    recipe.write_text(yaml.safe_dump(TINY_EVALUATOR))
+    evaluator_run = runs / "evaluator"
+    if not (evaluator_run / "checkpoint").exists():
+        assert main(["train", "evaluator", "--config", str(recipe), "--corpus", str(corpus),
+                     "--out", str(evaluator_run)]) == 0  # fmt: skip
+    return corpus, TextToMotion.from_pretrained(runs / "pipeline"), load_evaluator(str(evaluator_run)), runs
+
+
+def test_protocol_reports_every_metric_over_runs_with_confidence_intervals(setup):
+    corpus, pipe, evaluator, _ = setup
+    result = run_protocol(pipe, evaluator, corpus, SMALL, top_k=20)
+    assert result["clips"] == 32 and result["sampling"]["top_k"] == 20
+    expected = {"fid", "r_precision_top1", "r_precision_top2", "r_precision_top3", "matching_score", "diversity",
+                "multimodality"}  # fmt: skip
+    assert set(result["generated"]) == expected
+    assert set(result["real"]) == expected - {"fid", "multimodality"}
+    for stats in [*result["generated"].values(), *result["real"].values()]:
+        values = np.array(stats["values"])
+        assert len(values) == 2 and np.isfinite(values).all()
+        assert stats["mean"] == pytest.approx(values.mean())
+        assert stats["ci95"] == pytest.approx(1.96 * values.std() / np.sqrt(2))
+    top = [result["generated"][f"r_precision_top{k}"]["mean"] for k in (1, 2, 3)]
+    assert 0 <= top[0] <= top[1] <= top[2] <= 1
+    assert result["fid_real_train_vs_test"] >= -1e-9
+
+
+def test_protocol_is_reproducible_from_its_seed(setup):
+    corpus, pipe, evaluator, _ = setup
+    cfg = ProtocolConfig(split="train", repeats=1, clips=32, mm_captions=0, diversity_pairs=20)
+    first, again = (run_protocol(pipe, evaluator, corpus, cfg) for _ in range(2))
+    assert first["generated"] == again["generated"] and first["real"] == again["real"]
+    other = run_protocol(pipe, evaluator, corpus, ProtocolConfig(**{**cfg.__dict__, "seed": 1}))
+    assert other["generated"]["fid"]["values"] != first["generated"]["fid"]["values"]
+
+
+def test_protocol_rejects_splits_smaller_than_a_batch(setup):
+    corpus, pipe, evaluator, _ = setup
+    with pytest.raises(ValueError, match="at least 32"):
+        run_protocol(pipe, evaluator, corpus, ProtocolConfig(split="zeroshot", repeats=1))
+    with pytest.raises(ValueError, match="--clips"):
+        ProtocolConfig(clips=8)
+
+
+def test_zeroshot_scores_both_splits_by_predicates_and_evaluator(setup, tmp_path):
+    _, pipe, evaluator, _ = setup
+    result = run_zeroshot(pipe, evaluator, clips=32, top_k=20)
+    for split in ("test", "zeroshot"):
+        assert result[split]["predicates"]["clips"] == 32
+        assert result[split]["predicates"]["ground_truth_accuracy"] >= 0.9
+        assert {"fid", "r_precision_top3", "matching_score"} <= set(result[split]["generated"])
+    ratio = result["zeroshot"]["predicates"]["accuracy"] / result["test"]["predicates"]["accuracy"]
+    assert result["zeroshot_vs_test_accuracy"] == pytest.approx(ratio)
+    summary = write_results(result, tmp_path, "Zero-shot")
+    assert json.loads((tmp_path / "results.json").read_text())["suite"] == "zeroshot"
+    assert "| predicate accuracy |" in summary.read_text()
+
+
+def test_cli_runs_the_protocol_and_reports_bad_input_in_one_line(setup, tmp_path, capsys):
+    corpus, _, _, runs = setup
+    args = ["eval", "protocol", "--model", str(runs / "pipeline"), "--evaluator", str(runs / "evaluator"),
+            "--corpus", str(corpus), "--split", "train", "--repeats", "1", "--mm-captions", "2",
+            "--mm-generations", "2"]  # fmt: skip
+    assert main([*args, "--clips", "32", "--out", str(tmp_path / "ok")]) == 0
+    assert "| fid |" in (tmp_path / "ok" / "summary.md").read_text()
+    capsys.readouterr()  # progress bars so far
+    assert main([*args, "--clips", "4", "--out", str(tmp_path / "bad")]) == 2
+    assert main(["eval", "zeroshot", "--evaluator", str(tmp_path / "none"), "--model", str(runs / "pipeline"),
+                 "--out", str(tmp_path / "z")]) == 2  # fmt: skip
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2 and all(e.startswith("motionmill: error: ") for e in errors)
