@@ -1,4 +1,4 @@
-"""The README's Python example runs as written, and every command it lists exists."""
+"""The README's Python example runs as written, and it lists exactly the commands that exist."""
 
 import re
 from pathlib import Path
@@ -24,3 +24,4 @@ def test_listed_commands_exist():
     listed = set(re.findall(r"^\| `motionmill ([a-z-]+(?: [a-z][a-z-]*)?)", README.read_text(), re.M))
     assert len(listed) >= 10
     assert listed <= set(COMMANDS), listed - set(COMMANDS)
+    assert set(COMMANDS) <= listed, f"commands missing from the README: {set(COMMANDS) - listed}"

@@ -212,6 +212,19 @@ def _export_pipeline_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--guidance", type=float, default=None, help="default classifier-free guidance scale (1)")
 
 
+def export_evaluator(run: str, out: str) -> None:
+    """Copy a trained evaluator's weights, stats and settings (no optimizer state) into a folder for --evaluator."""
+    from motionmill.checkpoints.evaluator import load_evaluator_folder, save_evaluator
+
+    model, stats, info = load_evaluator_folder(run)
+    print(f"evaluator written to {save_evaluator(model, out, stats, info)}")
+
+
+def _export_evaluator_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", required=True, help="evaluator training run or folder")
+    p.add_argument("--out", required=True, help="folder to write")
+
+
 def synth_report(clips: int = 2000, seed: int = 0) -> None:
     """Plausibility of the built-in corpus: foot skating, penetration, floating, bone lengths, joint limits."""
     from motionmill.synth.report import report
@@ -271,7 +284,9 @@ def eval_serve(report_dir: str, port: int = 8000, db: str | None = None, host: s
 def eval_ratings(report_dir: str, csv: str, db: str | None = None) -> None:
     """Export the human ratings of a prompts report (REPORT_DIR/ratings.sqlite or --db) to a CSV file."""
     from motionmill.eval.ratings import DB_FILE, RatingStore
+    from motionmill.eval.report import read_index
 
+    read_index(report_dir)  # a folder without a report is named as such, not as a missing database
     db_path = Path(db) if db else Path(report_dir) / DB_FILE
     if not db_path.is_file():  # opening would create an empty database and hide a wrong path
         raise FileNotFoundError(f"{db_path}: no ratings database (run motionmill eval serve {report_dir} first)")
@@ -359,6 +374,7 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "synth contact-sheet": (synth_contact_sheet, _synth_contact_sheet_args, "key frames of built-in clips as a PNG"),
     "generate": (generate, _generate_args, "generate motion from text prompts"),
     "export pipeline": (export_pipeline, _export_pipeline_args, "assemble a pipeline folder from training runs"),
+    "export evaluator": (export_evaluator, _export_evaluator_args, "an evaluator folder from a training run"),
     "corpus build": (corpus_build, _corpus_build_args, "build or resume a motion corpus from sources"),
     "corpus info": (corpus_info, _corpus_info_args, "counts, hours and rejections of a corpus"),
     "train tokenizer": (train_tokenizer, _train_tokenizer_args, "train the FSQ motion tokenizer"),

@@ -8,6 +8,10 @@ floor grid lies on y = 0 and the camera follows the root horizontally (smoothed)
 
 For browser tests the page exposes `window.motionmill = {frame(), playing(), play(), pause(), seek(i), nFrames, fps}`.
 
+Pages with many players (the prompts report in `eval.report`) reuse the parts: `embed_player` gives one player's
+markup and data block under an id prefix (its key), `PLAYER_CSS` its styles and `PLAYER_JS` the
+`motionmillPlayer(key, options)` function that starts it and returns the same API.
+
 Embedded data (version 1): fps, title, n_frames, n_joints, scale (integer units per metre, 1000), joint_names,
 parents, chains, left / right (joint indices from the skeleton's mirror pairs), head (index or -1) and positions, a
 flat row-major (T, J, 3) list of integers. Decode with `np.array(positions).reshape(T, J, 3) / scale`.
@@ -29,38 +33,49 @@ from motionmill.export.render import check_fps, check_joints
 from motionmill.motion.skeleton import SMPL22, SkeletonSpec
 from motionmill.utils.io import atomic_path
 
-__all__ = ["html_document", "write_html"]
+__all__ = ["PLAYER_CSS", "PLAYER_JS", "embed_player", "html_document", "write_html"]
 
 _SCALE = 1000  # stored units per metre: millimetres
 
-_CSS = """
-html, body { margin: 0; height: 100%; background: #eef1f6; color: #1f2430;
-  font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
-body { display: flex; flex-direction: column; }
-#stage { position: relative; flex: 1; min-height: 0; }
-#view { position: absolute; inset: 0; width: 100%; height: 100%; display: block; touch-action: none; cursor: grab; }
-#view.dragging { cursor: grabbing; }
-#title { position: absolute; left: 12px; top: 10px; max-width: calc(100% - 24px); padding: 4px 10px;
+# Player styles, scoped by class so that one page can hold many players (ids carry a per-player key).
+PLAYER_CSS = """
+.mm-player { display: flex; flex-direction: column; background: #eef1f6; color: #1f2430; outline: none; }
+.mm-stage { position: relative; flex: 1; min-height: 0; }
+.mm-view { position: absolute; inset: 0; width: 100%; height: 100%; display: block; touch-action: none;
+  cursor: grab; }
+.mm-view.dragging { cursor: grabbing; }
+.mm-title { position: absolute; left: 12px; top: 10px; max-width: calc(100% - 24px); padding: 4px 10px;
   border-radius: 6px; background: rgba(24, 28, 38, 0.66); color: #fff; font-size: 15px; pointer-events: none;
   white-space: pre-wrap; overflow-wrap: anywhere; }
-#title:empty { display: none; }
-#hint { position: absolute; right: 12px; bottom: 8px; font-size: 12px; color: #5d6675; pointer-events: none; }
-.swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin: 0 3px 0 8px; }
-#bar { display: flex; align-items: center; gap: 10px; padding: 8px 12px; background: #fff;
+.mm-title:empty { display: none; }
+.mm-hint { position: absolute; right: 12px; bottom: 8px; font-size: 12px; color: #5d6675; pointer-events: none; }
+.mm-swatch { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin: 0 3px 0 8px; }
+.mm-bar { display: flex; align-items: center; gap: 10px; padding: 8px 12px; background: #fff;
   border-top: 1px solid #d7dce4; flex-wrap: wrap; }
-#bar button { min-width: 84px; padding: 4px 10px; border: 1px solid #b9c1cc; border-radius: 6px;
+.mm-bar button { min-width: 84px; padding: 4px 10px; border: 1px solid #b9c1cc; border-radius: 6px;
   background: #f7f8fa; font: inherit; cursor: pointer; }
-#scrub { flex: 1; min-width: 80px; }
-#time { font-variant-numeric: tabular-nums; min-width: 120px; text-align: right; }
-label { display: inline-flex; align-items: center; gap: 4px; user-select: none; }
+.mm-scrub { flex: 1; min-width: 80px; }
+.mm-bar > span { font-variant-numeric: tabular-nums; min-width: 120px; text-align: right; }
+.mm-bar label { display: inline-flex; align-items: center; gap: 4px; user-select: none; }
 """
 
-# The viewer. Coordinates as in motionmill: metres, y up; the camera's right axis is forward x up, so a character
-# seen from the front shows its left side (+X) on the viewer's right.
-_JS = """
-(function () {
+_PAGE_CSS = """
+html, body { margin: 0; height: 100%; background: #eef1f6; color: #1f2430;
+  font: 14px/1.4 system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif; }
+#player { height: 100%; }
+"""
+
+# The viewer: `motionmillPlayer(key, options)` drives the elements and the data block written by
+# `embed_player(..., key)` and returns the player's API. Options: autoplay (default true) and keyTarget (the element
+# whose key presses control it; default window, a page with many players passes each player's own element).
+# Coordinates as in motionmill: metres, y up; the camera's right axis is forward x up, so a character seen from the
+# front shows its left side (+X) on the viewer's right.
+PLAYER_JS = """
+function motionmillPlayer(key, options) {
   "use strict";
-  const data = JSON.parse(document.getElementById("motion-data").textContent);
+  options = Object.assign({ autoplay: true, keyTarget: window }, options);
+  const $ = (id) => document.getElementById(key + id);
+  const data = JSON.parse($("motion-data").textContent);
   const T = data.n_frames, J = data.n_joints, fps = data.fps, duration = T / fps;
   const pos = new Float64Array(data.positions.length);
   for (let i = 0; i < pos.length; i++) pos[i] = data.positions[i] / data.scale;
@@ -107,11 +122,10 @@ _JS = """
 
   const HOME = { yaw: 0.52, pitch: 0.24, dist: 4.2 };
   const view = Object.assign({}, HOME);
-  const state = { frame: 0, time: 0, playing: T > 1, speed: 1, dirty: true };
+  const state = { frame: 0, time: 0, playing: options.autoplay && T > 1, speed: 1, dirty: true };
 
-  const canvas = document.getElementById("view"), ctx = canvas.getContext("2d");
+  const canvas = $("view"), ctx = canvas.getContext("2d");
   const shadowCanvas = document.createElement("canvas"), sctx = shadowCanvas.getContext("2d");
-  const $ = (id) => document.getElementById(id);
   const playButton = $("play"), scrub = $("scrub"), timeLabel = $("time");
   const speedSelect = $("speed"), loopBox = $("loop"), followBox = $("follow");
   $("title").textContent = data.title;
@@ -338,8 +352,8 @@ _JS = """
   scrub.addEventListener("input", () => { pause(); seek(scrub.value); });
   speedSelect.addEventListener("change", () => { state.speed = Number(speedSelect.value) || 1; });
   followBox.addEventListener("change", () => { state.dirty = true; });
-  window.addEventListener("keydown", (e) => {
-    if (e.target && e.target.tagName === "SELECT") return;
+  options.keyTarget.addEventListener("keydown", (e) => {
+    if (e.target && /^(SELECT|TEXTAREA)$/.test(e.target.tagName)) return;
     if (e.code === "Space") { e.preventDefault(); (state.playing ? pause : play)(); }
     else if (e.code === "ArrowRight" || e.code === "ArrowLeft") {
       e.preventDefault(); pause(); seek(state.frame + (e.code === "ArrowRight" ? 1 : -1));
@@ -347,12 +361,33 @@ _JS = """
   });
   window.addEventListener("resize", resize);
 
-  window.motionmill = {
-    frame: () => state.frame, playing: () => state.playing, play, pause, seek, nFrames: T, fps,
-  };
   resize();
   requestAnimationFrame(tick);
-})();
+  return { frame: () => state.frame, playing: () => state.playing, play, pause, seek, nFrames: T, fps };
+}
+"""
+
+_PLAYER_MARKUP = """<div class="mm-player" id="%%KEY%%player" tabindex="-1">
+<div class="mm-stage">
+<canvas class="mm-view" id="%%KEY%%view" aria-label="3D view of the motion; drag to orbit, wheel to zoom"></canvas>
+<div class="mm-title" id="%%KEY%%title">%%TITLE%%</div>
+<div class="mm-hint"><span class="mm-swatch" style="background:#2f6fdf"></span>left<span class="mm-swatch"
+ style="background:#e0503a"></span>right &nbsp; drag: orbit &middot; wheel: zoom &middot; space: play/pause</div>
+</div>
+<div class="mm-bar">
+<button id="%%KEY%%play" type="button">Pause</button>
+<input class="mm-scrub" id="%%KEY%%scrub" type="range" min="0" max="%%LAST_FRAME%%" step="1" value="0"
+ aria-label="frame">
+<span id="%%KEY%%time"></span>
+<label>speed <select id="%%KEY%%speed">
+<option value="0.25">0.25&times;</option><option value="0.5">0.5&times;</option>
+<option value="1" selected>1&times;</option><option value="1.5">1.5&times;</option><option value="2">2&times;</option>
+</select></label>
+<label><input id="%%KEY%%loop" type="checkbox" checked> loop</label>
+<label><input id="%%KEY%%follow" type="checkbox" checked> follow</label>
+</div>
+</div>
+<script type="application/json" id="%%KEY%%motion-data">%%DATA%%</script>
 """
 
 _TEMPLATE = """<!DOCTYPE html>
@@ -365,25 +400,9 @@ _TEMPLATE = """<!DOCTYPE html>
 <style>%%CSS%%</style>
 </head>
 <body>
-<div id="stage">
-<canvas id="view" aria-label="3D view of the motion; drag to orbit, wheel to zoom"></canvas>
-<div id="title">%%TITLE%%</div>
-<div id="hint"><span class="swatch" style="background:#2f6fdf"></span>left<span class="swatch"
- style="background:#e0503a"></span>right &nbsp; drag: orbit &middot; wheel: zoom &middot; space: play/pause</div>
-</div>
-<div id="bar">
-<button id="play" type="button">Pause</button>
-<input id="scrub" type="range" min="0" max="%%LAST_FRAME%%" step="1" value="0" aria-label="frame">
-<span id="time"></span>
-<label>speed <select id="speed">
-<option value="0.25">0.25&times;</option><option value="0.5">0.5&times;</option>
-<option value="1" selected>1&times;</option><option value="1.5">1.5&times;</option><option value="2">2&times;</option>
-</select></label>
-<label><input id="loop" type="checkbox" checked> loop</label>
-<label><input id="follow" type="checkbox" checked> follow</label>
-</div>
-<script type="application/json" id="motion-data">%%DATA%%</script>
-<script>%%JS%%</script>
+%%PLAYER%%<script>%%JS%%
+window.motionmill = motionmillPlayer("");
+</script>
 </body>
 </html>
 """
@@ -417,6 +436,35 @@ def _script_json(payload: dict) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def embed_player(joints, fps: float = 30.0, key: str = "", title: str = "", skeleton: SkeletonSpec = SMPL22) -> str:
+    """The markup of one player and its data block, to place in a page that also holds `PLAYER_CSS` and
+    `PLAYER_JS`; start it with `motionmillPlayer(key)` once the markup is in the document.
+
+    Args:
+        joints: (T, J, 3) joint positions in metres (y up), stored rounded to 1 mm.
+        fps: frame rate of `joints`.
+        key: prefix of the player's element ids, unique within the page ("" for a page with one player).
+        title: text shown over the view (escaped; any text is safe; "" shows none).
+        skeleton: the skeleton of the joints (bones, left/right sides, head).
+
+    Raises:
+        ValueError: on bad joints or fps (see `html_document`), or a key that is not a plain id prefix.
+    """
+    if key and not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", key):
+        raise ValueError(f"player key must be letters, digits, '_' or '-' starting with a letter, got {key!r}")
+    joints = check_joints(joints, skeleton)
+    fps = check_fps(fps)
+    title = str(title)
+    values = {
+        "KEY": key,
+        "TITLE": html.escape(title),
+        "LAST_FRAME": str(len(joints) - 1),
+        "DATA": _script_json(_payload(joints, fps, title, skeleton)),
+    }
+    # One pass, so text inserted for one placeholder is never scanned for another.
+    return re.sub(r"%%([A-Z_]+)%%", lambda m: values[m.group(1)], _PLAYER_MARKUP)
+
+
 def html_document(joints, fps: float = 30.0, title: str = "", skeleton: SkeletonSpec = SMPL22) -> str:
     """The text of a self-contained HTML page that plays the motion in 3D.
 
@@ -432,16 +480,12 @@ def html_document(joints, fps: float = 30.0, title: str = "", skeleton: Skeleton
     Raises:
         ValueError: if joints are not finite or not (T, J, 3) for this skeleton, or fps is not positive.
     """
-    joints = check_joints(joints, skeleton)
-    fps = check_fps(fps)
     title = str(title)
     values = {
         "PAGE_TITLE": html.escape(title or "motionmill motion"),
-        "TITLE": html.escape(title),
-        "CSS": _CSS,
-        "LAST_FRAME": str(len(joints) - 1),
-        "DATA": _script_json(_payload(joints, fps, title, skeleton)),
-        "JS": _JS,
+        "CSS": PLAYER_CSS + _PAGE_CSS,
+        "PLAYER": embed_player(joints, fps, "", title, skeleton),
+        "JS": PLAYER_JS,
     }
     # One pass, so text inserted for one placeholder is never scanned for another.
     return re.sub(r"%%([A-Z_]+)%%", lambda m: values[m.group(1)], _TEMPLATE)
