@@ -356,6 +356,36 @@ def eval_zeroshot(model: str, evaluator: str, out: str, clips: int = 500, seed: 
     print(summary.read_text())
 
 
+def eval_prompts(prompts_file: str, out: str, model: str = "builtin", evaluator: str = "builtin",
+                 seconds: float | None = None, seed: int = 0, temperature: float | None = None,
+                 top_k: int | None = None, top_p: float | None = None,
+                 guidance: float | None = None) -> None:  # fmt: skip
+    """Any prompt file (e.g. MotionMillion-Eval's): outputs, physics, evaluator distance and a rating report."""
+    from motionmill.eval.benchmark import run_prompts, write_results
+    from motionmill.eval.evaluator import load_evaluator
+    from motionmill.inference.generate import read_prompts_file
+    from motionmill.inference.pipeline import TextToMotion
+
+    prompts = read_prompts_file(prompts_file)
+    pipe, scorer = TextToMotion.from_pretrained(model), load_evaluator(evaluator)
+    result = run_prompts(pipe, scorer, prompts, out, seconds, seed, temperature=temperature, top_k=top_k,
+                         top_p=top_p, guidance=guidance)  # fmt: skip
+    summary = write_results({"model": model, "evaluator": evaluator, "prompts_file": prompts_file, **result}, out,
+                            f"Prompts: {prompts_file} with {model}")  # fmt: skip
+    print(summary.read_text())
+    print(f"rate them: motionmill eval serve {out}")
+
+
+def _eval_prompts_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("prompts_file", help="a UTF-8 file with one prompt per line")
+    p.add_argument("--out", required=True, help="folder for the report, motions, results.json and summary.md")
+    p.add_argument("--model", default="builtin", help="pipeline folder (default: the built-in model)")
+    p.add_argument("--evaluator", default="builtin", help="evaluator spec (default: the built-in evaluator)")
+    p.add_argument("--seconds", type=float, default=None, help="duration of every motion (default: the model's)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the first prompt; prompt i uses seed + i")
+    _sampling_args(p)
+
+
 def _eval_zeroshot_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="builtin", help="pipeline folder (default: the built-in model)")
     p.add_argument("--evaluator", default="builtin", help="evaluator spec (default: the built-in evaluator)")
@@ -385,6 +415,7 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "eval alignment": (eval_alignment, _eval_alignment_args, "predicate accuracy of a model on built-in captions"),
     "eval protocol": (eval_protocol, _eval_protocol_args, "the standard text-to-motion metrics, 20 runs with CIs"),
     "eval zeroshot": (eval_zeroshot, _eval_zeroshot_args, "built-in zero-shot split vs test split"),
+    "eval prompts": (eval_prompts, _eval_prompts_args, "any prompt file: outputs, metrics and a rating report"),
     "eval serve": (eval_serve, _eval_serve_args, "serve a prompts report and store its human ratings"),
     "eval ratings": (eval_ratings, _eval_ratings_args, "export the human ratings of a prompts report to CSV"),
 }

@@ -94,3 +94,25 @@ def test_cli_runs_the_protocol_and_reports_bad_input_in_one_line(setup, tmp_path
                  "--out", str(tmp_path / "z")]) == 2  # fmt: skip
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 2 and all(e.startswith("motionmill: error: ") for e in errors)
+
+
+def test_prompts_suite_writes_outputs_metrics_and_a_rating_report(setup, tmp_path, capsys):
+    from motionmill.eval.report import read_index
+
+    _, _, _, runs = setup
+    prompts = ["a person walks forward", "someone jumps twice", "a man waves with the right hand"]
+    (tmp_path / "prompts.txt").write_text("\n".join(prompts) + "\n\n")
+    out = tmp_path / "report"
+    assert main(["eval", "prompts", str(tmp_path / "prompts.txt"), "--model", str(runs / "pipeline"), "--evaluator",
+                 str(runs / "evaluator"), "--seconds", "2", "--top-k", "20", "--out", str(out)]) == 0  # fmt: skip
+    result = json.loads((out / "results.json").read_text())
+    assert [r["prompt"] for r in result["per_prompt"]] == prompts
+    for row in result["per_prompt"]:
+        assert abs(row["duration"] - 2) <= 0.2 and row["text_motion_distance"] >= 0
+        assert 0 <= row["foot_skating_ratio"] <= 1 and row["penetration_mm"] >= 0
+        joints = np.load(out / "motions" / f"{row['id']}.joints.npy")
+        assert joints.shape[1:] == (22, 3) and abs((len(joints) - 1) / 30 - row["duration"]) < 1e-6
+    assert result["mean"]["duration"] == pytest.approx(np.mean([r["duration"] for r in result["per_prompt"]]))
+    assert result["reference"]["foot_skating_ratio"] < 0.05  # the built-in corpus barely skates
+    assert [p["prompt"] for p in read_index(out)["prompts"]] == prompts
+    assert "motionmill eval serve" in capsys.readouterr().out

@@ -30,7 +30,7 @@ from motionmill.eval import metrics
 from motionmill.motion.container import Motion
 from motionmill.utils.io import atomic_write
 
-__all__ = ["ProtocolConfig", "run_protocol", "run_zeroshot", "write_results"]
+__all__ = ["ProtocolConfig", "reference_physics", "run_prompts", "run_protocol", "run_zeroshot", "write_results"]
 
 TOP_K = 3
 
@@ -225,6 +225,51 @@ def run_zeroshot(pipe, evaluator, clips: int = 500, seed: int = 0, batch_size: i
     return result
 
 
+PROMPT_FILES = (".npy", ".joints.npy", ".bvh")
+
+
+def reference_physics(clips: int = 100, seed: int = 0) -> dict:
+    """Mean physics metrics of `clips` ground-truth clips of the built-in test split: the values to compare with."""
+    from motionmill.eval.alignment import alignment_clips
+    from motionmill.eval.physics import physics_report
+
+    reports = [physics_report(c.joints, c.plan.fps) for c in alignment_clips("test", clips, seed)]
+    return {name: float(np.mean([r[name] for r in reports])) for name in reports[0]}
+
+
+def run_prompts(pipe, evaluator, prompts: list[str], out: str | Path, seconds: float | None = None, seed: int = 0,
+                generate_batch: int = 32, reference: dict | None = None, **sampling) -> dict:  # fmt: skip
+    """Generate every prompt; write its files, physics metrics, evaluator text-motion distance and a rating report."""
+    from motionmill.eval.physics import physics_report
+    from motionmill.eval.report import PromptEntry, write_prompts_report
+    from motionmill.export.formats import write_motion
+    from motionmill.inference.generate import prompt_stem
+
+    started = time.perf_counter()
+    out = Path(out)
+    seeds = [seed + i for i in range(len(prompts))]
+    motions = _generate(pipe, prompts, [seconds] * len(prompts), seeds, generate_batch, "prompts", **sampling)
+    distances = np.linalg.norm(evaluator.text_embeddings(prompts) - evaluator.motion_embeddings(motions), axis=1)
+    reference = reference if reference is not None else reference_physics()
+    entries, rows = [], []
+    for i, (prompt, motion, distance) in enumerate(zip(prompts, motions, distances, strict=True)):
+        stem = prompt_stem(i, prompt)
+        for suffix in PROMPT_FILES:
+            write_motion(motion, out / "motions" / f"{stem}{suffix}", title=prompt)
+        joints = motion.joints()
+        row = {"prompt": prompt, "seed": seeds[i], "duration": motion.duration,
+               "text_motion_distance": float(distance), **physics_report(joints, motion.fps)}  # fmt: skip
+        rows.append({"id": stem, **row})
+        metrics_shown = {k: v for k, v in row.items() if k not in ("prompt", "seed")}
+        entries.append(PromptEntry(stem, prompt, joints, motion.fps, metrics_shown, reference, pipe.name))
+    write_prompts_report(entries, out, f"{len(prompts)} prompts, model {pipe.name}")
+    numeric = [k for k in rows[0] if k not in ("id", "prompt", "seed")]
+    return {"suite": "prompts", "prompts": len(prompts), "seconds_asked": seconds, "seed": seed,
+            "sampling": asdict(pipe.settings(**sampling)), "reference": reference,
+            "mean": {k: float(np.mean([r[k] for r in rows])) for k in numeric}, "per_prompt": rows,
+            "seconds": time.perf_counter() - started}  # fmt: skip
+
+
 def write_results(result: dict, out: str | Path, title: str) -> Path:
     """`results.json` and a Markdown `summary.md` of a suite's result in `out`; returns the summary path."""
     out = Path(out)
@@ -234,6 +279,12 @@ def write_results(result: dict, out: str | Path, title: str) -> Path:
         lines += _protocol_table(result)
     elif result["suite"] == "zeroshot":
         lines += _zeroshot_table(result)
+    elif result["suite"] == "prompts":
+        lines += [f"{result['prompts']} prompts; open report.html through `motionmill eval serve` to rate them.", "",
+                  "| metric | mean over prompts | reference (built-in corpus) |", "|---|---|---|"]  # fmt: skip
+        for name, value in result["mean"].items():
+            ref = result["reference"].get(name)
+            lines.append(f"| {name} | {value:.4g} | {'-' if ref is None else f'{ref:.4g}'} |")
     lines += ["", f"Run time: {result.get('seconds', 0.0):.0f} s.", ""]
     atomic_write(out / "summary.md", "\n".join(lines))
     return out / "summary.md"

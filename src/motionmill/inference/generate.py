@@ -18,7 +18,7 @@ from motionmill.export.formats import write_motion
 from motionmill.inference.pipeline import TextToMotion
 from motionmill.utils.io import atomic_write
 
-__all__ = ["read_prompts_file", "run_generate"]
+__all__ = ["prompt_stem", "read_prompts_file", "run_generate"]
 
 OUTPUT_SUFFIXES = (".npy", ".joints.npy", ".bvh", ".gif", ".html")
 
@@ -41,7 +41,8 @@ def read_prompts_file(path: str | Path) -> list[str]:
     return prompts
 
 
-def _stem(index: int, prompt: str) -> str:
+def prompt_stem(index: int, prompt: str) -> str:
+    """A file stem for prompt `index`: its number and its first words, lower case."""
     words = re.sub(r"[^a-z0-9]+", "_", prompt.lower()).strip("_")[:40].rstrip("_")
     return f"{index:03d}_{words or 'prompt'}"
 
@@ -66,7 +67,7 @@ def run_generate(prompts: list[str], out: str | Path, model: str = "builtin",
     out = Path(out)
     records = []
     for i, (prompt, rewrite, motion) in enumerate(zip(prompts, rewrites, motions, strict=True)):
-        stem = _stem(i, prompt)
+        stem = prompt_stem(i, prompt)
         for suffix in OUTPUT_SUFFIXES:
             write_motion(motion, out / f"{stem}{suffix}", title=prompt)
         record = {"prompt": prompt, "rewritten_prompt": rewrite.rewritten if rewrite and rewrite.used else None,
