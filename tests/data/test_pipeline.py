@@ -167,6 +167,7 @@ def test_resume_after_kill_is_byte_identical(built, tmp_path):
               "dataclasses.replace(CFG, workers=1))\n")  # fmt: skip
     proc = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
+
     def finished_shards() -> int:
         return len(list((killed / "parts").glob("shard-*.json")))
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import socket
-import threading
 import urllib.error
 import urllib.request
 
@@ -13,7 +12,7 @@ import pytest
 
 from motion_factory import random_motion
 from motionmill.cli import main
-from motionmill.eval.ratings import COLUMNS, DB_FILE, RatingError, RatingStore, serve_report
+from motionmill.eval.ratings import COLUMNS, DB_FILE, RatingError, RatingStore, serve_report, serving
 from motionmill.eval.report import PromptEntry, write_prompts_report
 
 PROMPTS = {"000_walk": {"prompt": "a person walks", "model": "tiny"}, "001_jump": {"prompt": "jumps", "model": "tiny"}}
@@ -94,13 +93,8 @@ def test_csv_export_round_trip(tmp_path):
 @pytest.fixture
 def server(tmp_path):
     write_report(tmp_path)
-    srv = serve_report(tmp_path, port=0)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join(5)
+    with serving(tmp_path, port=0) as srv:
+        yield srv
 
 
 def post(srv, body: bytes | str | dict, content_type: str = "application/json", path: str = "/ratings"):

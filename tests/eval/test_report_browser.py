@@ -7,13 +7,12 @@ Playwright drives Debian's `chromium` binary (no browser download); without eith
 from __future__ import annotations
 
 import shutil
-import threading
 from urllib.parse import urlsplit
 
 import pytest
 
 from motion_factory import random_motion
-from motionmill.eval.ratings import DB_FILE, RatingStore, serve_report
+from motionmill.eval.ratings import DB_FILE, RatingStore, serving
 from motionmill.eval.report import PromptEntry, write_prompts_report
 
 PROMPTS = {
@@ -62,13 +61,8 @@ def browser_page():
 @pytest.fixture
 def server(tmp_path):
     write_report(tmp_path)
-    srv = serve_report(tmp_path, port=0)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join(5)
+    with serving(tmp_path, port=0) as srv:
+        yield srv
 
 
 def player_state(page, prompt_id: str) -> dict:

@@ -101,8 +101,10 @@ def test_speed_amplitude_and_style_show():
         return np.linalg.norm(j[-1, 0, [0, 2]] - j[0, 0, [0, 2]]) / 5.0
 
     assert speed(speed="fast") > 1.4 * speed() > 1.4**2 * speed(speed="slow")
-    assert run("squat", reps=2, amplitude="big").joints[:, 0, 1].min() < \
-        run("squat", reps=2, amplitude="small").joints[:, 0, 1].min() - 0.15
+    assert (
+        run("squat", reps=2, amplitude="big").joints[:, 0, 1].min()
+        < run("squat", reps=2, amplitude="small").joints[:, 0, 1].min() - 0.15
+    )
     normal, tired = run("walk", seconds=4.0).joints, run("walk", seconds=4.0, style="tired").joints
     assert tired[60:, 15, 1].mean() < normal[60:, 15, 1].mean() - 0.03  # slumped: the head hangs lower
     cautious = run("walk", seconds=4.0, style="cautious").joints

@@ -22,7 +22,10 @@ def test_generator_run_folder(runs):
     corpus, folder = runs
     run = folder / "gen"
     assert sorted(p.name for p in (run / "checkpoint").iterdir()) == [
-        "config.json", "model.safetensors", "optimizer.pt", "trainer.pt"
+        "config.json",
+        "model.safetensors",
+        "optimizer.pt",
+        "trainer.pt",
     ]
     lines = [json.loads(ln) for ln in (run / "metrics.jsonl").read_text().splitlines()]
     assert [ln["step"] for ln in lines if "loss" in ln] == list(range(1, TINY_GENERATOR["train"]["steps"] + 1))

@@ -48,7 +48,9 @@ def test_tensorboard_events_are_written_when_installed(tmp_path):
 def test_checkpoint_file_set(tmp_path):
     run(tmp_path, 5)
     assert sorted(p.name for p in (tmp_path / "checkpoint").iterdir()) == [
-        "model.safetensors", "optimizer.pt", "trainer.pt"
+        "model.safetensors",
+        "optimizer.pt",
+        "trainer.pt",
     ]
     assert not (tmp_path / "checkpoint.old").exists() and not (tmp_path / ".checkpoint.tmp").exists()
 

@@ -40,7 +40,11 @@ def test_run_folder_holds_its_config_logs_and_a_self_contained_checkpoint(run):
     assert sorted(p.name for p in run.iterdir() if p.name != "tensorboard") == ["checkpoint", "config.yaml",
                                                                                "metrics.jsonl"]  # fmt: skip
     assert sorted(p.name for p in (run / "checkpoint").iterdir()) == [
-        "config.json", "model.safetensors", "optimizer.pt", "stats.safetensors", "trainer.pt"
+        "config.json",
+        "model.safetensors",
+        "optimizer.pt",
+        "stats.safetensors",
+        "trainer.pt",
     ]
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved["model"] == RECIPE["model"] and saved["train"]["steps"] == 12

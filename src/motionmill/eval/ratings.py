@@ -19,7 +19,8 @@ import json
 import os
 import sqlite3
 import sys
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timezone
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -29,7 +30,7 @@ from urllib.parse import urlsplit
 from motionmill.eval.report import MAX_ID_CHARS, REPORT_FILE, read_index
 from motionmill.utils.io import atomic_write
 
-__all__ = ["COLUMNS", "DB_FILE", "RatingError", "RatingStore", "ReportServer", "serve_report"]
+__all__ = ["COLUMNS", "DB_FILE", "RatingError", "RatingStore", "ReportServer", "serve_report", "serving"]
 
 DB_FILE = "ratings.sqlite"
 COLUMNS = ("id", "prompt_id", "prompt", "model", "rater", "text_alignment", "naturalness", "plausibility",
@@ -291,3 +292,17 @@ def serve_report(report_dir: str | os.PathLike, host: str = "127.0.0.1", port: i
     """
     report_dir = Path(report_dir)
     return ReportServer((host, port), report_dir, RatingStore.for_report(report_dir, db))
+
+
+@contextlib.contextmanager
+def serving(report_dir: str | os.PathLike, **options) -> Iterator[ReportServer]:
+    """`serve_report(report_dir, **options)` running in a background thread for the length of a `with` block."""
+    server = serve_report(report_dir, **options)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

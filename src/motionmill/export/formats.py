@@ -100,4 +100,3 @@ def write_motion(motion: Motion, path: str | Path, title: str = "") -> None:
         from motionmill.export.html import write_html
 
         write_html(motion.joints(), path, fps=motion.fps, title=title)
-

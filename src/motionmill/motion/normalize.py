@@ -129,4 +129,3 @@ class Normalizer:
             return cls(np.load(files["mean.npy"]), np.load(files["std.npy"]))
         except KeyError:
             raise FileNotFoundError(f"{path}: expected Mean.npy and Std.npy") from None
-

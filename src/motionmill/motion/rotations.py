@@ -269,9 +269,7 @@ def matrix_to_euler(R: torch.Tensor, order: str) -> torch.Tensor:
     sin_b = (s * R[..., i, k]).clamp(-1.0, 1.0)
     b = torch.asin(sin_b)
     locked = (1 - sin_b.abs()) < 1e-9
-    a = torch.where(
-        locked, torch.atan2(s * R[..., k, j], R[..., j, j]), torch.atan2(-s * R[..., j, k], R[..., k, k])
-    )
+    a = torch.where(locked, torch.atan2(s * R[..., k, j], R[..., j, j]), torch.atan2(-s * R[..., j, k], R[..., k, k]))
     c = torch.where(locked, torch.zeros_like(b), torch.atan2(-s * R[..., i, j], R[..., i, i]))
     return torch.stack((a, b, c), dim=-1)
 

@@ -108,9 +108,7 @@ def train_evaluator(config: str | None, corpus: str, out: str, steps: int | None
     from motionmill.text.encoders import load_text_encoder
 
     run = Path(out)
-    recipe = run_recipe(config, run, SECTIONS)
-    if steps is not None:
-        recipe["train"]["steps"] = steps
+    recipe = run_recipe(config, run, SECTIONS, steps)
     train_cfg = build_dataclass(TrainConfig, recipe["train"], "train")
     data_cfg = build_dataclass(EvaluatorDataConfig, recipe["data"], "data")
     data = Corpus(corpus)

@@ -151,9 +151,7 @@ def train_generator(config: str | None, corpus: str, tokenizer: str, out: str, s
     from motionmill.training.tokenizer import tokenize_corpus
 
     run = Path(out)
-    recipe = run_recipe(config, run, SECTIONS)
-    if steps is not None:
-        recipe["train"]["steps"] = steps
+    recipe = run_recipe(config, run, SECTIONS, steps)
     train_cfg = build_dataclass(TrainConfig, recipe["train"], "train")
     data_cfg = build_dataclass(GeneratorDataConfig, recipe["data"], "data")
     tok_model, _ = from_pretrained(tokenizer)

@@ -73,11 +73,9 @@ def train_tokenizer(config: str | None, corpus: str, out: str, steps: int | None
                     progress: bool = True) -> dict:  # fmt: skip
     """Train a tokenizer; rerunning with the same --out resumes exactly where the run stopped."""
     run = Path(out)
-    recipe = run_recipe(config, run, SECTIONS)
+    recipe = run_recipe(config, run, SECTIONS, steps)
     model_values = dict(recipe["model"])
     model_cfg = TokenizerConfig.from_name(model_values.pop("preset", "tiny"), **model_values)
-    if steps is not None:
-        recipe["train"]["steps"] = steps
     train_cfg = build_dataclass(TrainConfig, recipe["train"], "train")
     data_cfg = build_dataclass(TokenizerDataConfig, recipe["data"], "data")
     data, stats = _open_corpus(corpus, model_cfg.feature_dim)

@@ -32,14 +32,20 @@ def load_recipe(path: str | Path, sections: tuple[str, ...]) -> dict[str, dict]:
     return {s: dict(data.get(s) or {}) for s in sections}
 
 
-def run_recipe(config: str | Path | None, run: Path, sections: tuple[str, ...]) -> dict[str, dict]:
-    """The recipe of a training run: its own `config.yaml` when resuming (it wins over --config), else `config`."""
+def run_recipe(config: str | Path | None, run: Path, sections: tuple[str, ...],
+               steps: int | None = None) -> dict[str, dict]:  # fmt: skip
+    """The recipe of a training run: its own `config.yaml` when resuming (it wins over --config), else `config`;
+    `steps` (--steps), when given, replaces train.steps."""
     saved = Path(run) / "config.yaml"
     if saved.is_file():
-        return load_recipe(saved, sections)
-    if config is None:
+        recipe = load_recipe(saved, sections)
+    elif config is None:
         raise ValueError("--config is required for a new run")
-    return load_recipe(config, sections)
+    else:
+        recipe = load_recipe(config, sections)
+    if steps is not None:
+        recipe["train"]["steps"] = steps
+    return recipe
 
 
 def build_dataclass(cls, values: dict[str, Any], where: str):

@@ -1,0 +1,55 @@
+"""The text-to-motion model shipped inside the package: loads offline, follows the text, meets `seconds`."""
+
+import json
+
+import numpy as np
+import pytest
+
+from motionmill.cli import main
+from motionmill.eval.alignment import evaluate_alignment
+from motionmill.inference.pipeline import BUILTIN_MODEL, TextToMotion
+from motionmill.synth.predicates import forward_displacement
+
+pytest.importorskip("transformers", reason="the built-in text encoder needs the [text] extra")
+
+
+@pytest.fixture(scope="module")
+def pipe():
+    return TextToMotion.from_pretrained("builtin")
+
+
+def test_shipped_files_stay_under_40_mb():
+    size = sum(p.stat().st_size for p in BUILTIN_MODEL.rglob("*") if p.is_file())
+    assert size < 40e6
+    info = json.loads((BUILTIN_MODEL / "pipeline.json").read_text())
+    assert info["text_encoder"] == "minilm" and info["sampling"]["guidance"] > 1  # guided by default
+
+
+def test_length_control_over_200_prompts(pipe):
+    rng = np.random.default_rng(0)
+    seconds = rng.uniform(2, 10, 200)
+    actions = ["walks forward", "jumps", "waves", "squats", "kicks with the left leg", "spins around", "claps"]
+    prompts = [f"a person {actions[i % len(actions)]}" for i in range(200)]
+    motions = pipe(prompts, seconds=seconds.tolist(), seed=0)
+    durations = np.array([m.num_frames / m.fps for m in motions])
+    assert (np.abs(durations - seconds) <= 0.1 * seconds).all()
+
+
+def test_guidance_one_equals_unguided_sampling(pipe):
+    guided_off = pipe(["a person jumps twice"], seconds=3, seed=5, guidance=1.0)[0]
+    unguided = TextToMotion(pipe.tokenizer, pipe.stats, pipe.generator, pipe.text_encoder)  # no pipeline defaults
+    assert np.array_equal(guided_off.features, unguided(["a person jumps twice"], seconds=3, seed=5)[0].features)
+
+
+def test_follows_test_captions_far_better_than_chance(pipe):
+    result = evaluate_alignment(pipe, "test", clips=100)
+    assert result["accuracy"] >= 0.7  # 500 captions in BENCHMARKS.md; a motion ignoring the text scores far lower
+    assert result["foot_skating"] <= 3 * result["ground_truth_foot_skating"] + 0.02
+
+
+def test_generate_command_uses_the_builtin_model_by_default(tmp_path):
+    assert main(["generate", "a person walks forward", "--seconds", "4", "--out", str(tmp_path)]) == 0
+    record = json.loads((tmp_path / "000_a_person_walks_forward.json").read_text())
+    assert record["model"] == "builtin" and abs(record["duration"] - 4) <= 0.4
+    joints = np.load(tmp_path / "000_a_person_walks_forward.joints.npy")
+    assert forward_displacement(joints, 30.0) > 0.5  # it walked forward, more than half a metre
