@@ -12,11 +12,13 @@ from motionmill.motion.container import Motion
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
-def test_python_example_runs(tmp_path, monkeypatch):
-    code = re.search(r"```python\n(.*?)```", README.read_text(), re.S).group(1)
+def test_python_examples_run(tmp_path, monkeypatch):
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    assert len(blocks) >= 2
     monkeypatch.chdir(tmp_path)
     np.save("clip.npy", Motion.from_rotations(*random_motion(0, frames=90)).features)
-    exec(compile(code, "README.md", "exec"), {})
+    for code in blocks:
+        exec(compile(code, "README.md", "exec"), {})
     assert (tmp_path / "clip.bvh").stat().st_size > 0
 
 
