@@ -110,14 +110,15 @@ class _Item(NamedTuple):
     text: str
 
 
-def _protocol_items(corpus, rng: np.random.Generator, rows: np.ndarray) -> list[_Item]:
-    """One random caption per clip, with the frames it describes."""
+def _protocol_items(columns: dict, rng: np.random.Generator, rows: np.ndarray) -> list[_Item]:
+    """One random caption per clip, with the frames it describes; `columns` holds the clip table's texts, frames
+    and fps."""
     items = []
     for row in rows:
-        record = corpus.row(int(row))
-        caption = record["texts"][int(rng.integers(len(record["texts"])))]
-        first, last = _span_frames(caption, int(record["frames"]), float(record["fps"]))
-        items.append(_Item(int(row), first, last, float(record["fps"]), caption["text"]))
+        texts, frames, fps = columns["texts"][row], int(columns["frames"][row]), float(columns["fps"][row])
+        caption = texts[int(rng.integers(len(texts)))]
+        first, last = _span_frames(caption, frames, fps)
+        items.append(_Item(int(row), first, last, fps, caption["text"]))
     return items
 
 
@@ -135,8 +136,8 @@ def run_protocol(pipe, evaluator, corpus_dir: str | Path, cfg: ProtocolConfig | 
     cfg = cfg or ProtocolConfig()
     started = time.perf_counter()
     corpus = Corpus(corpus_dir)
-    texts = corpus.table.column("texts").to_pylist()
-    rows = np.array([i for i in corpus.indices(cfg.split) if texts[i]])
+    columns = {name: corpus.table.column(name).to_pylist() for name in ("texts", "frames", "fps")}
+    rows = np.array([i for i in corpus.indices(cfg.split) if columns["texts"][i]])
     if len(rows) < cfg.batch_size:
         raise ValueError(f"{corpus_dir}: split {cfg.split!r} has {len(rows)} captioned clips; the protocol needs "
                          f"at least {cfg.batch_size}")  # fmt: skip
@@ -150,7 +151,7 @@ def run_protocol(pipe, evaluator, corpus_dir: str | Path, cfg: ProtocolConfig | 
     runs = []
     for r in range(cfg.repeats):
         rng = np.random.default_rng([cfg.seed, r])
-        items = _protocol_items(corpus, rng, rows)
+        items = _protocol_items(columns, rng, rows)
         captions = [it.text for it in items]
         seconds = [min((it.last - it.first) / it.fps, pipe.max_seconds) for it in items]
         seeds = rng.integers(0, 2**31 - 1, len(items)).tolist()
@@ -186,8 +187,10 @@ def _real_fid(corpus, evaluator, cfg: ProtocolConfig, rows: np.ndarray) -> float
         return float("nan")
     picked = np.random.default_rng([cfg.seed, 2]).choice(train, min(len(train), len(rows)), replace=False)
 
+    fps = corpus.table.column("fps").to_numpy()
+
     def whole(indices):
-        return [Motion(corpus.clip(int(i)).astype(np.float64), float(corpus.row(int(i))["fps"])) for i in indices]
+        return [Motion(corpus.clip(int(i)).astype(np.float64), float(fps[i])) for i in indices]
 
     return metrics.fid(evaluator.motion_embeddings(whole(picked)), evaluator.motion_embeddings(whole(rows)))
 
