@@ -305,13 +305,17 @@ def _protocol_table(result: dict) -> list[str]:
     return lines
 
 
+def _or_dash(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
 def _zeroshot_table(result: dict) -> list[str]:
     lines = [f"{result['clips']} clips per split.", "", "| metric | test | zeroshot |", "|---|---|---|"]
     rows = [("predicate accuracy", lambda s: s["predicates"]["accuracy"]),
             ("predicate accuracy (real)", lambda s: s["predicates"]["ground_truth_accuracy"]),
             ("foot skating (real)", lambda s: f"{s['predicates']['foot_skating']:.3f} "
                                               f"({s['predicates']['ground_truth_foot_skating']:.3f})")]  # fmt: skip
-    rows += [(f"{name} (real)", lambda s, n=name: f"{s['generated'][n]:.3f} ({s['real'].get(n, float('nan')):.3f})")
+    rows += [(f"{name} (real)", lambda s, n=name: f"{s['generated'][n]:.3f} ({_or_dash(s['real'].get(n))})")
              for name in result["test"]["generated"]]  # fmt: skip
     for label, get in rows:
         cells = [get(result[split]) for split in ("test", "zeroshot")]
