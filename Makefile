@@ -32,11 +32,11 @@ builtin-model: $(VENV)/.test-installed
 	$(MM) train generator --config configs/generator/builtin.yaml --corpus $(BUILTIN)/corpus \
 	    --tokenizer $(BUILTIN)/tokenizer --out $(BUILTIN)/generator
 	$(MM) export pipeline --tokenizer $(BUILTIN)/tokenizer --generator $(BUILTIN)/generator \
-	    --out src/motionmill/assets/builtin_model
+	    --out src/motionmill/assets/builtin_model --guidance 1.5
 	$(MM) train evaluator --config configs/evaluator/builtin.yaml --corpus $(BUILTIN)/corpus --out $(BUILTIN)/evaluator
 	$(MM) export evaluator --run $(BUILTIN)/evaluator --out src/motionmill/assets/builtin_evaluator
-	$(MM) eval alignment --split test --clips 500 --guidance 2 --out $(BUILTIN)/alignment-test.json
-	$(MM) eval alignment --split zeroshot --clips 500 --guidance 2 --out $(BUILTIN)/alignment-zeroshot.json
+	$(MM) eval alignment --split test --clips 500 --out $(BUILTIN)/alignment-test.json
+	$(MM) eval alignment --split zeroshot --clips 500 --out $(BUILTIN)/alignment-zeroshot.json
 
 test: $(VENV)/.test-installed
 	$(PY) -m pytest -q
