@@ -49,7 +49,8 @@ def test_presets_grow_and_overrides_apply():
 @pytest.mark.parametrize(
     ("fields", "flag"),
     [({"width": 0}, "--width"), ({"down_t": -1}, "--down-t"), ({"levels": (8, 1)}, "--levels"),
-     ({"positions_weight": -1.0}, "--positions-weight"), ({"feature_dim": 263}, "--positions-weight")],
+     ({"positions_weight": -1.0}, "--positions-weight"), ({"feature_dim": 263}, "--positions-weight"),
+     ({"trajectory_weight": -0.1}, "--trajectory-weight")],
 )  # fmt: skip
 def test_config_errors_name_the_flag(fields, flag):
     with pytest.raises(ValueError, match=flag):
@@ -128,6 +129,31 @@ def test_loss_ignores_padded_frames_and_logs_each_term():
     assert torch.equal(model.loss(x, changed, mask)[0], loss)
     assert set(logs) == {"recon", "positions"} and all(isinstance(v, float) for v in logs.values())
     assert loss.item() == pytest.approx(logs["recon"] + 0.5 * logs["positions"], rel=1e-5)
+
+
+def _smooth_l1(d: float) -> float:
+    return 0.5 * d * d if abs(d) < 1 else abs(d) - 0.5
+
+
+def test_trajectory_term_is_the_smooth_l1_of_the_running_heading_and_path_error():
+    model = small_model(trajectory_weight=2.0, positions_weight=0.0)
+    x, mask = torch.zeros(2, 60, 272), torch.ones(2, 60, dtype=torch.bool)
+    mask[1, 40:] = False
+    recon = x.clone()
+    recon[:, :, 2] = 0.3  # a heading change decoded 0.3 std too large on every frame
+    recon[:, :, 0] = torch.tensor([0.5, -0.5]).repeat(30)  # root velocity errors that cancel every two frames
+    loss, logs = model.loss(x, recon, mask)
+    frames = 60 + 40
+    heading = sum(_smooth_l1(0.3 * (t + 1) / 30) for t in range(60)) + sum(
+        _smooth_l1(0.3 * (t + 1) / 30) for t in range(40))
+    root = (60 + 40) // 2 * _smooth_l1(0.5 / 30)  # the running sum is 0.5/30 on every other frame, else 0
+    assert logs["trajectory"] == pytest.approx((heading + root) / (frames * 8), rel=1e-5)
+    assert loss.item() == pytest.approx(logs["recon"] + 2.0 * logs["trajectory"], rel=1e-5)
+    # A steady bias drifts: the same per-frame error, alternating in sign, costs far less.
+    alternating = x.clone()
+    alternating[:, :, 2] = torch.tensor([0.3, -0.3]).repeat(30)
+    assert model.loss(x, alternating, mask)[1]["trajectory"] < 0.01 * model.loss(x, recon, mask)[1]["trajectory"]
+    assert "trajectory" not in small_model().loss(x, recon, mask)[1]  # off by default, as MotionMillion trains
 
 
 def test_overfits_one_batch():

@@ -27,6 +27,9 @@ __all__ = ["LOSS_BLOCKS", "PAD_ID", "PRESETS", "MotionTokenizer", "TokenizerConf
 PAD_ID = -1
 """Token id at padded positions in `encode` output; `decode` treats negative ids as padding."""
 
+TRAJECTORY_SECONDS = 1.0
+"""Running sums of the trajectory term are divided by this many seconds of frames (30): errors per second."""
+
 LOSS_BLOCKS = (
     ("root_velocity", 0, 2),
     ("heading_delta", 2, 8),
@@ -68,6 +71,10 @@ class TokenizerConfig:
     """Extra SmoothL1 weight on [74:140], joint velocities (--velocities-weight)."""
     rotations_weight: float = 0.0
     """Extra SmoothL1 weight on [140:272], 6D rotations (--rotations-weight)."""
+    trajectory_weight: float = 0.0
+    """Weight of SmoothL1 on the running sums of the root velocity and heading change errors [0:8], i.e. on the
+    drift of the decoded path and facing (--trajectory-weight). Per-frame SmoothL1 lets a rare turn decode as no
+    turn (beyond beta it is L1, whose best constant is the median, 0); its running sum does not."""
 
     def __post_init__(self) -> None:
         self.levels = tuple(int(v) for v in self.levels)
@@ -78,7 +85,7 @@ class TokenizerConfig:
             raise ValueError(f"--down-t must be >= 0, got {self.down_t}")
         if not self.levels or min(self.levels) < 2:
             raise ValueError(f"--levels must be integers >= 2, got {list(self.levels)}")
-        for name, _, _ in LOSS_BLOCKS:
+        for name in [name for name, _, _ in LOSS_BLOCKS] + ["trajectory"]:
             weight = getattr(self, f"{name}_weight")
             if weight < 0:
                 raise ValueError(f"--{name.replace('_', '-')}-weight must be >= 0, got {weight}")
@@ -358,4 +365,19 @@ class MotionTokenizer(nn.Module):
                 term = (err[..., start:stop] * w).sum() / (frames * (stop - start))
                 loss = loss + weight * term
                 logs[name] = term.item()
+        if cfg.trajectory_weight > 0:
+            term = self._trajectory_term(recon.float() - x.float(), w, frames)
+            loss = loss + cfg.trajectory_weight * term
+            logs["trajectory"] = term.item()
         return loss, logs
+
+    @staticmethod
+    def _trajectory_term(diff: torch.Tensor, w: torch.Tensor, frames: torch.Tensor, fps: float = 30.0):
+        """SmoothL1 of the running sum over time of the [0:8] errors (root velocity, heading change), per second.
+
+        The decoder integrates these channels into the root path and facing, so what matters is their running sum:
+        a turn that decodes as slightly too slow on every frame ends facing the wrong way.
+        """
+        drift = torch.cumsum(diff[..., 0:8] * w, dim=1) / (TRAJECTORY_SECONDS * fps)  # (B, T, 8)
+        err = nnf.smooth_l1_loss(drift, torch.zeros_like(drift), reduction="none")
+        return (err * w).sum() / (frames * 8)
