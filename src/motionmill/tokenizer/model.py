@@ -348,7 +348,7 @@ class MotionTokenizer(nn.Module):
     def loss(
         self, x: torch.Tensor, recon: torch.Tensor, mask: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        """SmoothL1 over all features plus weighted SmoothL1 per `LOSS_BLOCKS` block, averaged over real frames.
+        """SmoothL1 over all features, weighted SmoothL1 per `LOSS_BLOCKS` block and the trajectory term (real frames).
 
         Returns:
             the scalar loss and a dict of floats (each term before weighting).
