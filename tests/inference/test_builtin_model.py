@@ -20,6 +20,11 @@ def pipe():
     return TextToMotion.from_pretrained("builtin")
 
 
+@pytest.fixture(scope="module")
+def clips():
+    return alignment_clips("test", 100)
+
+
 def test_shipped_files_stay_under_40_mb():
     size = sum(p.stat().st_size for p in BUILTIN_MODEL.rglob("*") if p.is_file())
     assert size < 40e6
@@ -44,8 +49,7 @@ def test_guidance_one_equals_unguided_sampling(pipe):
     assert np.array_equal(guided_off.features, same_temperature[0].features)
 
 
-def test_motions_follow_their_own_captions_not_other_ones(pipe):
-    clips = alignment_clips("test", 100)
+def test_motions_follow_their_own_captions_not_other_ones(pipe, clips):
     motions = generate_for_clips(pipe, clips)
     own = score_clips(clips, motions)
     others = score_clips(clips, motions[1:] + motions[:1])  # each motion judged by the next clip's caption
@@ -61,8 +65,7 @@ def _round_trip(pipe, clip) -> Motion:
     return pipe.decode([ids[0].tolist()])[0]
 
 
-def test_shipped_tokenizer_keeps_what_captions_claim_turns_included(pipe):
-    clips = alignment_clips("test", 100)
+def test_shipped_tokenizer_keeps_what_captions_claim_turns_included(pipe, clips):
     decoded = [_round_trip(pipe, c) for c in clips]
     assert score_clips(clips, decoded)["accuracy"] >= 0.88  # ground truth itself scores about 0.99
     turning = [i for i, c in enumerate(clips) if any(s.modifier("turn") is not None for s in c.plan.segments)][:8]

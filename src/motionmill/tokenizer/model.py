@@ -27,8 +27,8 @@ __all__ = ["LOSS_BLOCKS", "PAD_ID", "PRESETS", "MotionTokenizer", "TokenizerConf
 PAD_ID = -1
 """Token id at padded positions in `encode` output; `decode` treats negative ids as padding."""
 
-TRAJECTORY_SECONDS = 1.0
-"""Running sums of the trajectory term are divided by this many seconds of frames (30): errors per second."""
+TRAJECTORY_FRAMES = 30
+"""The trajectory term divides its running sums by one second of frames at 30 fps: errors per second."""
 
 LOSS_BLOCKS = (
     ("root_velocity", 0, 2),
@@ -372,12 +372,12 @@ class MotionTokenizer(nn.Module):
         return loss, logs
 
     @staticmethod
-    def _trajectory_term(diff: torch.Tensor, w: torch.Tensor, frames: torch.Tensor, fps: float = 30.0):
+    def _trajectory_term(diff: torch.Tensor, w: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
         """SmoothL1 of the running sum over time of the [0:8] errors (root velocity, heading change), per second.
 
         The decoder integrates these channels into the root path and facing, so what matters is their running sum:
         a turn that decodes as slightly too slow on every frame ends facing the wrong way.
         """
-        drift = torch.cumsum(diff[..., 0:8] * w, dim=1) / (TRAJECTORY_SECONDS * fps)  # (B, T, 8)
+        drift = torch.cumsum(diff[..., 0:8] * w, dim=1) / TRAJECTORY_FRAMES  # (B, T, 8)
         err = nnf.smooth_l1_loss(drift, torch.zeros_like(drift), reduction="none")
         return (err * w).sum() / (frames * 8)
