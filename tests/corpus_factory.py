@@ -23,7 +23,7 @@ _PIPELINES: dict[str, Path] = {}
 
 TINY_TOKENIZER = {"model": {"preset": "tiny", "width": 32}, "train": {"steps": 4, "batch_size": 8, "ckpt_every": 4},
                   "data": {"window": 32, "eval_clips": 2}}  # fmt: skip
-TINY_GENERATOR = {"model": {"preset": "tiny", "n_layer": 1, "dim": 32, "n_head": 2},
+TINY_GENERATOR = {"model": {"preset": "tiny", "n_layer": 1, "dim": 32, "n_head": 2, "length_condition": True},
                   "train": {"steps": 6, "batch_size": 8, "log_every": 1, "ckpt_every": 3, "eval_every": 3},
                   "data": {"eval_items": 8}}  # fmt: skip
 

@@ -178,3 +178,45 @@ def test_overfits_two_sequences_given_two_text_conditions():
         losses.append(loss.item())
     assert losses[-1] < 0.05 * losses[0], (losses[0], losses[-1])
     assert generate_tokens(model.eval(), states, mask, greedy=True) == seqs
+
+
+@torch.no_grad()
+def test_length_token_is_one_more_prefix_token_the_cache_keeps():
+    model, (states, mask) = tiny_model(length_condition=True), padded_batch()
+    tokens = torch.randint(0, K + 1, (3, 8), generator=torch.Generator().manual_seed(12))
+    lengths = torch.tensor([5, 12, 0])
+    full = model(states, mask, tokens, lengths=lengths)  # (B, N + 1, V)
+    cache = model.new_cache(3, 7)
+    parts = [model(states, mask, tokens[:, :3], cache=cache, lengths=lengths)]
+    parts += [model(None, None, tokens[:, i : i + 1], cache=cache) for i in range(3, 8)]
+    torch.testing.assert_close(torch.cat(parts, dim=1), full, atol=1e-5, rtol=0)
+    torch.testing.assert_close(model(states, mask, tokens), model(states, mask, tokens, lengths=torch.zeros(3).long()))
+    other = model(states, mask, tokens, lengths=torch.tensor([6, 12, 0]))
+    assert (other[0] - full[0]).abs().amax() > 1e-4  # the told length reaches the logits ...
+    torch.testing.assert_close(other[1:], full[1:], atol=1e-5, rtol=0)  # ... of its own row only
+    with pytest.raises(ValueError, match="lengths must be"):
+        model(states, mask, tokens, lengths=torch.tensor([5, 41, 0]))  # max_motion_tokens is 40
+    with pytest.raises(ValueError, match="length_condition"):
+        tiny_model()(states, mask, tokens, lengths=lengths)
+
+
+def test_a_told_length_is_learned_where_the_text_says_nothing_about_it():
+    """One caption, sequences of 3..12 copies of a code: only the length token can say where END goes."""
+    g = torch.Generator().manual_seed(13)
+    states, mask = torch.randn(1, 3, TEXT_DIM, generator=g).expand(10, -1, -1), torch.ones(10, 3, dtype=torch.bool)
+    lengths = torch.arange(3, 13)  # (B,)
+    tokens = torch.where(torch.arange(12)[None] < lengths[:, None], 5, K + 1)  # (B, 12) codes then PAD
+    targets = torch.cat([tokens, torch.full((10, 1), K + 1)], dim=1)  # (B, 13)
+    targets[torch.arange(10), lengths] = K  # END after the last code
+    for told in (True, False):
+        model = tiny_model(seed=14, length_condition=True).train()
+        opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.0)
+        for _ in range(150):
+            logits = model(states, mask, tokens, lengths=lengths if told else None)
+            loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), ignore_index=K + 1)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        out = generate_tokens(model.eval(), states, mask, greedy=True, target_tokens=lengths if told else None)
+        hits = sum(len(seq) == n for seq, n in zip(out, lengths.tolist(), strict=True))
+        assert hits == 10 if told else hits <= 2, (told, [len(seq) for seq in out])

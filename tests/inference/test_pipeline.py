@@ -48,6 +48,21 @@ def test_length_control_over_many_prompts(pipe):
     assert (np.abs(durations - seconds) <= 0.1 * np.array(seconds)).all()
 
 
+def test_the_generator_is_told_the_asked_length(pipe, monkeypatch):
+    told = []
+    forward = type(pipe.generator).forward
+
+    def spy(self, text_states, *args, **kwargs):
+        if text_states is not None:  # the prefill call carries the length
+            told.append(kwargs["lengths"].tolist())
+        return forward(self, text_states, *args, **kwargs)
+
+    monkeypatch.setattr(type(pipe.generator), "forward", spy)
+    pipe(["a person walks", "a person jumps", "a person waves"], seconds=[2.0, None, 3.3], guidance=2.0)
+    assert pipe.generator.cfg.length_condition and pipe.seconds_per_token == 2 / 30
+    assert told == [[30, 0, 50] * 2]  # 15 tokens per second; both guidance passes; 0 = the model decides
+
+
 @pytest.mark.parametrize("seconds", [0, -1, 10_000, float("nan")])
 def test_bad_seconds_are_rejected(pipe, seconds):
     with pytest.raises(ValueError, match="seconds"):

@@ -31,9 +31,10 @@ class EndProneGenerator(MotionGenerator):
         return logits + self.end_bonus * (torch.arange(logits.shape[-1]) == self.cfg.end_id)
 
 
-def tiny_model(cls: type = MotionGenerator, seed: int = 0) -> MotionGenerator:
+def tiny_model(cls: type = MotionGenerator, seed: int = 0, **overrides) -> MotionGenerator:
     torch.manual_seed(seed)
-    cfg = GeneratorConfig(vocab_codes=K, n_layer=2, n_head=4, dim=64, text_dim=TEXT_DIM, max_motion_tokens=MAX_MOTION)
+    cfg = GeneratorConfig(vocab_codes=K, n_layer=2, n_head=4, dim=64, text_dim=TEXT_DIM, max_motion_tokens=MAX_MOTION,
+                          **overrides)  # fmt: skip
     model = cls(cfg).eval()
     with torch.no_grad():  # sharper than the N(0, 0.02) init, so sampled tokens differ between rows
         model.head.weight.mul_(10.0)
@@ -120,6 +121,18 @@ def test_batched_sampling_with_per_sample_stopping_equals_one_by_one(guidance):
         alone = generate_tokens(model, states[b : b + 1], mask[b : b + 1], seeds=[seeds[b]], **alone_kw)
         assert alone[0] == batched[b], b
     assert generate_tokens(model, states, mask, seeds=[1, 2, 3, 4, 5], **kw) != batched  # seeds matter
+
+
+def test_told_lengths_reach_both_guidance_passes_and_stay_per_prompt():
+    model, (states, mask) = tiny_model(EndProneGenerator, length_condition=True), prompts(5)
+    kw = dict(temperature=1.0, guidance=2.5, min_tokens=3, seeds=[21, 22, 23, 24, 25])
+    told = [0, 7, 20, 3, 9]
+    batched = generate_tokens(model, states, mask, target_tokens=told, **kw)
+    for b in range(5):
+        alone = generate_tokens(model, states[b : b + 1], mask[b : b + 1], target_tokens=[told[b]],
+                                **{**kw, "seeds": kw["seeds"][b : b + 1]})  # fmt: skip
+        assert alone[0] == batched[b], b
+    assert generate_tokens(model, states, mask, target_tokens=[5, 8, 2, 40, 1], **kw) != batched
 
 
 def test_greedy_cached_sampling_equals_the_full_recompute_reference():

@@ -6,7 +6,10 @@ it and are causal. Blocks are LLaMA (Touvron et al., 2023): pre-RMSNorm, RoPE (S
 (Shazeer, 2020), no biases, no dropout. What we do differently from their code, and why:
 - weights are initialised on purpose (`init_weights`; their init function is never called, embeddings start at N(0,1));
 - a learned null prefix (`null_text`) exists, so text dropout in training gives classifier-free guidance at inference;
-- a KV cache (`KVCache`) turns sampling from O(N^2) full recomputes into O(N) single-token steps.
+- a KV cache (`KVCache`) turns sampling from O(N^2) full recomputes into O(N) single-token steps;
+- optionally (`length_condition`) the target length is one more prefix token, so the model can pace a caption of
+  several actions over the duration asked for instead of finishing early and padding (MotionMillion's model never
+  knows the length it will be cut to).
 
 Vocabulary: motion codes 0..K-1, END = K, PAD = K + 1. The embedding has K + 2 rows, the head K + 1 (PAD is never
 predicted).
@@ -64,6 +67,9 @@ class GeneratorConfig:
     """RMSNorm epsilon (--norm-eps)."""
     init_std: float = 0.02
     """Std of the normal init of linears and embeddings (--init-std)."""
+    length_condition: bool = False
+    """Prepend a learned embedding of the target motion length (in tokens; 0 = not given) to the text prefix
+    (--length-condition)."""
 
     def __post_init__(self) -> None:
         for name in ("vocab_codes", "n_layer", "n_head", "dim", "text_dim", "max_text_tokens", "max_motion_tokens"):
@@ -298,6 +304,8 @@ class MotionGenerator(nn.Module):
         self.cfg = cfg = cfg if cfg is not None else GeneratorConfig()
         self.text_proj = nn.Linear(cfg.text_dim, cfg.dim, bias=False)
         self.null_text = nn.Parameter(torch.empty(cfg.dim))  # the prefix of a dropped caption: one learned token
+        if cfg.length_condition:  # row n: a target of n motion tokens; row 0: no target given
+            self.length_emb = nn.Embedding(cfg.max_motion_tokens + 1, cfg.dim)
         self.tok_emb = nn.Embedding(cfg.vocab_codes + 2, cfg.dim)  # codes, END, PAD
         self.blocks = nn.ModuleList(Block(cfg, i) for i in range(cfg.n_layer))
         self.norm = RMSNorm(cfg.dim, cfg.norm_eps)
@@ -321,11 +329,12 @@ class MotionGenerator(nn.Module):
 
     def new_cache(self, batch: int, text_len: int, motion_len: int | None = None,
                   dtype: torch.dtype | None = None) -> KVCache:  # fmt: skip
-        """An empty cache for `batch` rows, a text width of `text_len` and up to `motion_len` motion tokens (default:
-        the trained maximum + 1), on the model's device and dtype."""
+        """An empty cache for `batch` rows, a text width of `text_len` (plus the length token, if any) and up to
+        `motion_len` motion tokens (default: the trained maximum + 1), on the model's device and dtype."""
         p = self.head.weight
         motion_len = self.cfg.max_motion_tokens + 1 if motion_len is None else motion_len
-        return KVCache(self.cfg.n_layer, batch, self.cfg.n_head, text_len + motion_len, self.cfg.head_dim,
+        prefix_len = text_len + int(self.cfg.length_condition)
+        return KVCache(self.cfg.n_layer, batch, self.cfg.n_head, prefix_len + motion_len, self.cfg.head_dim,
                        dtype or p.dtype, p.device)  # fmt: skip
 
     def embed_text(self, text_states: torch.Tensor, text_mask: torch.Tensor,
@@ -348,14 +357,29 @@ class MotionGenerator(nn.Module):
             raise ValueError("every row needs at least one real text token (text_mask is all False for some row)")
         return x, text_mask
 
+    def embed_length(self, prefix: torch.Tensor, text_mask: torch.Tensor,
+                     lengths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+        """With `length_condition`, put the target-length token (B,) (0 or None: not given) in front of the prefix
+        (B, L, D), which becomes (B, L + 1, D); otherwise `lengths` must be None."""
+        if not self.cfg.length_condition:
+            if lengths is not None:
+                raise ValueError("this generator was not trained with length_condition; pass lengths=None")
+            return prefix, text_mask
+        B = prefix.shape[0]
+        lengths = torch.zeros(B, dtype=torch.long, device=prefix.device) if lengths is None else lengths
+        if lengths.shape != (B,) or not bool(((lengths >= 0) & (lengths <= self.cfg.max_motion_tokens)).all()):
+            raise ValueError(f"lengths must be ({B},) in [0, {self.cfg.max_motion_tokens}], got {lengths.tolist()}")
+        first = self.length_emb(lengths).to(prefix.dtype)[:, None]  # (B, 1, D)
+        return torch.cat([first, prefix], dim=1), torch.cat([text_mask.new_ones(B, 1), text_mask], dim=1)
+
     def _inputs(self, text_states: torch.Tensor | None, text_mask: torch.Tensor | None, tokens: torch.Tensor,
-                cache: KVCache | None, start_pos: int | None,
-                drop_text: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, int]:  # fmt: skip
-        """Embedded inputs (B, S, D), the prefix text mask (B, L) and the motion tokens before `tokens`."""
+                cache: KVCache | None, start_pos: int | None, drop_text: torch.Tensor | None,
+                lengths: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor, int]:  # fmt: skip
+        """Embedded inputs (B, S, D), the prefix mask (B, L) and the motion tokens before `tokens`."""
         if text_states is not None:  # prefill
             if start_pos:
                 raise ValueError(f"start_pos must be 0 on prefill, got {start_pos}; pass text_states=None to decode")
-            prefix, text_mask = self.embed_text(text_states, text_mask, drop_text)
+            prefix, text_mask = self.embed_length(*self.embed_text(text_states, text_mask, drop_text), lengths)
             x, m0 = torch.cat([prefix, self.tok_emb(tokens)], dim=1), 0  # (B, L + N, D)
             if cache is not None:
                 cache.text_mask = text_mask
@@ -372,8 +396,8 @@ class MotionGenerator(nn.Module):
         return x, text_mask, m0
 
     def forward(self, text_states: torch.Tensor | None, text_mask: torch.Tensor | None, tokens: torch.Tensor,
-                cache: KVCache | None = None, start_pos: int | None = None,
-                drop_text: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
+                cache: KVCache | None = None, start_pos: int | None = None, drop_text: torch.Tensor | None = None,
+                lengths: torch.Tensor | None = None) -> torch.Tensor:  # fmt: skip
         """Logits (B, N + 1, V) on prefill (`text_states` given), (B, N, V) on decode (`text_states=None`).
 
         Args:
@@ -384,8 +408,9 @@ class MotionGenerator(nn.Module):
             start_pos: on decode, the motion tokens kept before `tokens` (default: all cached ones; smaller values
                 rewind the cache). Must be 0 or None on prefill.
             drop_text: (B,) bool, rows that get the null condition instead of their text (prefill only).
+            lengths: (B,) long target motion lengths in tokens, 0 = not given (prefill, `length_condition` only).
         """
-        x, text_mask, m0 = self._inputs(text_states, text_mask, tokens, cache, start_pos, drop_text)  # (B, S, D)
+        x, text_mask, m0 = self._inputs(text_states, text_mask, tokens, cache, start_pos, drop_text, lengths)
         L, N = text_mask.shape[1], tokens.shape[1]
         start = 0 if text_states is not None else L + m0  # first sequence slot computed by this call
         q_idx = torch.arange(start, L + m0 + N, device=x.device)  # (Q,)

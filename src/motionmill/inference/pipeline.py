@@ -103,21 +103,25 @@ class TextToMotion:
     def max_seconds(self) -> float:
         return self.generator.cfg.max_motion_tokens * self.seconds_per_token
 
-    def _length_bounds(self, seconds: list[float | None]) -> tuple[list[int], list[int]]:
-        """Per prompt: never END before min tokens, always by max tokens."""
-        lows, highs = [], []
+    def _length_bounds(self, seconds: list[float | None]) -> tuple[list[int], list[int], list[int]]:
+        """Per prompt: never END before min tokens, always by max tokens; and the length in tokens a
+        length-conditioned generator is told (0: no duration asked, the model decides)."""
+        lows, highs, told = [], [], []
+        longest = self.generator.cfg.max_motion_tokens
         for s in seconds:
             if s is None:
                 lows.append(1)  # at least one token: a motion has at least 2 frames
-                highs.append(self.generator.cfg.max_motion_tokens)
+                highs.append(longest)
+                told.append(0)
                 continue
             if not (math.isfinite(s) and 0 < s <= self.max_seconds):
                 raise ValueError(f"seconds must be in (0, {self.max_seconds:g}], got {s}")
             target = s / self.seconds_per_token
             slack = max(1.0, target * LENGTH_TOLERANCE)
             lows.append(max(1, math.ceil(target - slack)))
-            highs.append(min(self.generator.cfg.max_motion_tokens, max(1, math.floor(target + slack))))
-        return lows, highs
+            highs.append(min(longest, max(1, math.floor(target + slack))))
+            told.append(min(longest, max(1, round(target))))
+        return lows, highs, told
 
     @torch.no_grad()
     def __call__(self, prompts: str | list[str], seconds: float | list[float | None] | None = None,
@@ -138,12 +142,13 @@ class TextToMotion:
         seeds = list(seed) if isinstance(seed, list | tuple) else [seed + i for i in range(len(prompts))]
         if len(seconds) != len(prompts) or len(seeds) != len(prompts):
             raise ValueError(f"got {len(prompts)} prompts but {len(seconds)} durations and {len(seeds)} seeds")
-        lows, highs = self._length_bounds(seconds)
+        lows, highs, told = self._length_bounds(seconds)
         states, mask = self.text_encoder.encode(prompts)
         tokens = generate_tokens(self.generator, states.to(self.device), mask.to(self.device),
                                  temperature=settings.temperature, top_k=settings.top_k, top_p=settings.top_p,
                                  guidance=settings.guidance, min_tokens=lows, max_tokens=highs, seeds=seeds,
-                                 greedy=settings.greedy)  # fmt: skip
+                                 greedy=settings.greedy,
+                                 target_tokens=told if self.generator.cfg.length_condition else None)  # fmt: skip
         return self.decode(tokens)
 
     def settings(self, **overrides) -> SamplingSettings:

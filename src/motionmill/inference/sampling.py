@@ -159,7 +159,7 @@ def generate_tokens(model: torch.nn.Module, text_states: torch.Tensor, text_mask
                     top_p: float | None = None, guidance: float = 1.0, null_states: torch.Tensor | None = None,
                     null_mask: torch.Tensor | None = None, min_tokens: int | list[int] | None = None,
                     max_tokens: int | list[int] | None = None, seeds: list[int] | None = None,
-                    greedy: bool = False) -> list[list[int]]:  # fmt: skip
+                    greedy: bool = False, target_tokens: int | list[int] | None = None) -> list[list[int]]:  # fmt: skip
     """Sample motion token sequences for a batch of prompts, KV-cached, stopping each prompt at its own END.
 
     Args:
@@ -179,6 +179,8 @@ def generate_tokens(model: torch.nn.Module, text_states: torch.Tensor, text_mask
         max_tokens: None, an int or B ints: END is forced after that many codes (capped by `max_new_tokens`).
         seeds: one seed per prompt (default 0 for all); a prompt's sample does not depend on its batch.
         greedy: argmax instead of sampling.
+        target_tokens: None, an int or B ints: the length told to a `length_condition` generator (0: not given);
+            the guided pass gets the same length, so guidance steers the content only.
 
     Returns:
         B lists of code ids in [0, K), END excluded.
@@ -199,7 +201,9 @@ def generate_tokens(model: torch.nn.Module, text_states: torch.Tensor, text_mask
     states, mask, drop = _prefix_batch(text_states, text_mask, guided, null_states, null_mask)
     cache = model.new_cache(states.shape[0], states.shape[1], limit)
     empty = torch.zeros(states.shape[0], 0, dtype=torch.long, device=device)
-    logits = model(states, mask, empty, cache=cache, drop_text=drop)[:, -1]  # (B or 2B, V)
+    lengths = _per_row(target_tokens, B, device)
+    lengths = lengths.repeat(states.shape[0] // B) if lengths is not None else None
+    logits = model(states, mask, empty, cache=cache, drop_text=drop, lengths=lengths)[:, -1]  # (B or 2B, V)
     rows, out = torch.arange(B, device=device), [[] for _ in range(B)]  # rows: prompt index of each live row
     for step in range(limit + 1):
         n = rows.numel()

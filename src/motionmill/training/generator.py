@@ -45,6 +45,8 @@ class GeneratorDataConfig:
     """Captions whose span holds fewer motion tokens are skipped (the whole clip is used instead)."""
     text_dropout: float = 0.1
     """Probability of replacing a caption by the null condition (enables classifier-free guidance)."""
+    length_dropout: float = 0.1
+    """With a `length_condition` model: probability of hiding the target length, so sampling without one works."""
     edge_drop: float = 1.0 / 3.0
     """Probability of dropping the first or the last motion token (each half of it)."""
     eval_items: int = 256
@@ -126,12 +128,16 @@ def make_collate(cache, pad_id: int):
     return collate
 
 
-def generator_task(model: MotionGenerator, batch: dict, text_dropout: float = 0.1):
-    """Next-token cross-entropy over motion positions, END included, PAD ignored."""
+def generator_task(model: MotionGenerator, batch: dict, text_dropout: float = 0.1, length_dropout: float = 0.1):
+    """Next-token cross-entropy over motion positions, END included, PAD ignored. A `length_condition` model is told
+    each sequence's length, hidden (0) with probability `length_dropout`."""
     tokens, lengths = batch["tokens"], batch["lengths"]
     B, N = tokens.shape
     drop = torch.rand(B, device=tokens.device) < text_dropout
-    logits = model(batch["text_states"], batch["text_mask"], tokens, drop_text=drop)  # (B, N + 1, V)
+    told = None
+    if model.cfg.length_condition:
+        told = torch.where(torch.rand(B, device=tokens.device) < length_dropout, 0, lengths)
+    logits = model(batch["text_states"], batch["text_mask"], tokens, drop_text=drop, lengths=told)  # (B, N + 1, V)
     targets = torch.full((B, N + 1), -100, dtype=torch.long, device=tokens.device)
     valid = torch.arange(N, device=tokens.device)[None] < lengths[:, None]
     targets[:, :N] = torch.where(valid, tokens, torch.full_like(tokens, -100))
@@ -177,7 +183,7 @@ def train_generator(config: str | None, corpus: str, tokenizer: str, out: str, s
     model = MotionGenerator(model_cfg)
 
     def task(m, batch):
-        return generator_task(m, batch, data_cfg.text_dropout)
+        return generator_task(m, batch, data_cfg.text_dropout, data_cfg.length_dropout)
 
     def evaluate(m):
         return _evaluate(m, val, collate, data_cfg.eval_items) if val else {}
@@ -206,7 +212,7 @@ def _evaluate(model, val: TokenTextDataset, collate, n_items: int, batch_size: i
     for start in range(0, min(n_items, len(val)), batch_size):
         items = [val[i] for i in range(start, min(start + batch_size, n_items, len(val)))]
         batch = {k: v.to(device) for k, v in collate(items).items()}
-        loss, logs = generator_task(model, batch, text_dropout=0.0)
+        loss, logs = generator_task(model, batch, text_dropout=0.0, length_dropout=0.0)
         losses.append(loss.item())
         accs.append(logs["token_acc"])
         weights.append(len(items))
