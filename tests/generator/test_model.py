@@ -1,5 +1,6 @@
 """MotionGenerator: KV-cache parity with the full forward, the prefix-LM mask, padding, RoPE layouts, the null
-condition, init, preset sizes (on the meta device), an overfit check, and the import rule of generator/.
+condition, init, preset sizes (on the meta device), an overfit check, the length token, and the import rule of
+generator/.
 
 Legend: B batch, L text tokens, N motion tokens, V = K + 1 classes.
 """

@@ -4,6 +4,8 @@ Data: one random caption per clip per epoch; when the caption covers a time span
 used (HumanML3D's convention). Augmentation as in MotionMillion: with p = 1/3 the first or the last motion token is
 dropped. Text states come from the embedding cache, computed once per caption before training, so the text model
 never runs per step. Text dropout (p = 0.1 by default) teaches the null condition that classifier-free guidance needs.
+A `length_condition` model is told each sequence's length in tokens, hidden with p = 0.1 (`length_dropout`) so
+that sampling without a duration still works.
 
 Loss: next-token cross-entropy over motion positions; the last text position predicts the first code and END is a
 target after the last code (spec/models.md).
