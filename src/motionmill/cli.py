@@ -155,8 +155,9 @@ def _train_evaluator_args(p: argparse.ArgumentParser) -> None:
 
 def generate(prompts: list[str], out: str, prompts_file: str | None = None, seconds: float | None = None,
              seed: int = 0, temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
-             guidance: float | None = None, greedy: bool | None = None, model: str = "builtin",
-             rewrite_url: str | None = None, rewrite_model: str | None = None) -> None:  # fmt: skip
+             guidance: float | None = None, candidates: int | None = None, greedy: bool | None = None,
+             model: str = "builtin", rewrite_url: str | None = None,
+             rewrite_model: str | None = None) -> None:  # fmt: skip
     """Generate motion from text: per prompt a .npy, .joints.npy, .bvh, .gif, .html and a .json record."""
     from motionmill.inference.generate import read_prompts_file, run_generate
 
@@ -165,7 +166,7 @@ def generate(prompts: list[str], out: str, prompts_file: str | None = None, seco
         raise ValueError("give at least one prompt, or --prompts-file")
     run_generate(prompts, out, model=model, seconds=seconds, seed=seed, rewrite_url=rewrite_url,
                  rewrite_model=rewrite_model, temperature=temperature, top_k=top_k, top_p=top_p, guidance=guidance,
-                 greedy=greedy)  # fmt: skip
+                 candidates=candidates, greedy=greedy)  # fmt: skip
 
 
 def _generate_args(p: argparse.ArgumentParser) -> None:
@@ -188,17 +189,23 @@ def _sampling_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass, e.g. 0.95 (model default)")
     p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale, 1 = none "
                    "(model default)")  # fmt: skip
+    p.add_argument("--candidates", type=int, default=None, help="best of N: sample N motions per prompt and keep "
+                   "the one the model's reranker finds closest to the prompt; 1 = plain sampling "
+                   "(model default)")  # fmt: skip
 
 
 def export_pipeline(tokenizer: str, generator: str, out: str, text_encoder: str = "minilm",
                     temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
-                    guidance: float | None = None) -> None:  # fmt: skip
+                    guidance: float | None = None, candidates: int | None = None,
+                    reranker: str | None = None) -> None:  # fmt: skip
     """Assemble a text-to-motion pipeline folder (for --model) from a tokenizer run and a generator run."""
     from motionmill.inference.pipeline import assemble_pipeline
 
-    given = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "guidance": guidance}
+    given = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "guidance": guidance,
+             "candidates": candidates}  # fmt: skip
     sampling = {k: v for k, v in given.items() if v is not None}
-    print(f"pipeline written to {assemble_pipeline(tokenizer, generator, out, text_encoder, sampling=sampling)}")
+    folder = assemble_pipeline(tokenizer, generator, out, text_encoder, sampling=sampling, reranker=reranker)
+    print(f"pipeline written to {folder}")
 
 
 def _export_pipeline_args(p: argparse.ArgumentParser) -> None:
@@ -210,6 +217,10 @@ def _export_pipeline_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--top-k", type=int, default=None, help="default top-k (none)")
     p.add_argument("--top-p", type=float, default=None, help="default nucleus mass (none)")
     p.add_argument("--guidance", type=float, default=None, help="default classifier-free guidance scale (1)")
+    p.add_argument("--candidates", type=int, default=None, help="default best-of-N candidates per prompt (1); "
+                   "above 1 needs --reranker")  # fmt: skip
+    p.add_argument("--reranker", default=None, help="evaluator that ranks best-of-N candidates: builtin (the "
+                   "shipped one) or an evaluator run or folder, copied into the pipeline")  # fmt: skip
 
 
 def export_evaluator(run: str, out: str) -> None:
@@ -254,11 +265,12 @@ def _synth_contact_sheet_args(p: argparse.ArgumentParser) -> None:
 
 def eval_alignment(model: str, split: str = "test", clips: int = 500, out: str | None = None,
                    guidance: float | None = None, temperature: float | None = None, top_k: int | None = None,
-                   top_p: float | None = None) -> None:  # fmt: skip
+                   top_p: float | None = None, candidates: int | None = None) -> None:  # fmt: skip
     """Predicate accuracy of a text-to-motion model on built-in captions (and of the ground truth)."""
     from motionmill.eval.alignment import eval_alignment as run
 
-    run(model, split, clips, out, guidance=guidance, temperature=temperature, top_k=top_k, top_p=top_p)
+    sampling = {"guidance": guidance, "temperature": temperature, "top_k": top_k, "top_p": top_p}
+    run(model, split, clips, out, candidates=candidates, **sampling)
 
 
 def _eval_alignment_args(p: argparse.ArgumentParser) -> None:
@@ -311,7 +323,7 @@ def _eval_ratings_args(p: argparse.ArgumentParser) -> None:
 def eval_protocol(model: str, evaluator: str, corpus: str, out: str, split: str = "test", repeats: int = 20,
                   clips: int | None = None, mm_captions: int = 100, mm_generations: int = 30, seed: int = 0,
                   temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
-                  guidance: float | None = None) -> None:  # fmt: skip
+                  guidance: float | None = None, candidates: int | None = None) -> None:  # fmt: skip
     """The standard text-to-motion protocol (FID, R-precision, MM-Dist, Diversity, MModality; mean and 95% CI)."""
     from motionmill.eval.benchmark import ProtocolConfig, run_protocol, write_results
     from motionmill.eval.evaluator import load_evaluator
@@ -321,7 +333,7 @@ def eval_protocol(model: str, evaluator: str, corpus: str, out: str, split: str 
                          mm_generations=mm_generations, seed=seed)  # fmt: skip
     pipe, scorer = TextToMotion.from_pretrained(model), load_evaluator(evaluator)
     result = run_protocol(pipe, scorer, corpus, cfg, temperature=temperature, top_k=top_k, top_p=top_p,
-                          guidance=guidance)  # fmt: skip
+                          guidance=guidance, candidates=candidates)  # fmt: skip
     summary = write_results({"model": model, "evaluator": evaluator, "corpus": corpus, **result}, out,
                             f"Protocol: {model} on {corpus} ({split})")  # fmt: skip
     print(summary.read_text())
@@ -343,7 +355,7 @@ def _eval_protocol_args(p: argparse.ArgumentParser) -> None:
 
 def eval_zeroshot(model: str, evaluator: str, out: str, clips: int = 500, seed: int = 0,
                   temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
-                  guidance: float | None = None) -> None:  # fmt: skip
+                  guidance: float | None = None, candidates: int | None = None) -> None:  # fmt: skip
     """The built-in zero-shot split against the test split, scored by predicates and by the evaluator."""
     from motionmill.eval.benchmark import run_zeroshot, write_results
     from motionmill.eval.evaluator import load_evaluator
@@ -351,7 +363,7 @@ def eval_zeroshot(model: str, evaluator: str, out: str, clips: int = 500, seed: 
 
     pipe, scorer = TextToMotion.from_pretrained(model), load_evaluator(evaluator)
     result = run_zeroshot(pipe, scorer, clips, seed, temperature=temperature, top_k=top_k, top_p=top_p,
-                          guidance=guidance)  # fmt: skip
+                          guidance=guidance, candidates=candidates)  # fmt: skip
     summary = write_results({"model": model, "evaluator": evaluator, **result}, out, f"Zero-shot: {model}")
     print(summary.read_text())
 
@@ -359,7 +371,7 @@ def eval_zeroshot(model: str, evaluator: str, out: str, clips: int = 500, seed: 
 def eval_prompts(prompts_file: str, out: str, model: str = "builtin", evaluator: str = "builtin",
                  seconds: float | None = None, seed: int = 0, temperature: float | None = None,
                  top_k: int | None = None, top_p: float | None = None,
-                 guidance: float | None = None) -> None:  # fmt: skip
+                 guidance: float | None = None, candidates: int | None = None) -> None:  # fmt: skip
     """Any prompt file (e.g. MotionMillion-Eval's): outputs, physics, evaluator distance and a rating report."""
     from motionmill.eval.benchmark import run_prompts, write_results
     from motionmill.eval.evaluator import load_evaluator
@@ -369,7 +381,7 @@ def eval_prompts(prompts_file: str, out: str, model: str = "builtin", evaluator:
     prompts = read_prompts_file(prompts_file)
     pipe, scorer = TextToMotion.from_pretrained(model), load_evaluator(evaluator)
     result = run_prompts(pipe, scorer, prompts, out, seconds, seed, temperature=temperature, top_k=top_k,
-                         top_p=top_p, guidance=guidance)  # fmt: skip
+                         top_p=top_p, guidance=guidance, candidates=candidates)  # fmt: skip
     summary = write_results({"model": model, "evaluator": evaluator, "prompts_file": prompts_file, **result}, out,
                             f"Prompts: {prompts_file} with {model}")  # fmt: skip
     print(summary.read_text())

@@ -30,6 +30,7 @@ def test_shipped_files_stay_under_40_mb():
     assert size < 40e6
     info = json.loads((BUILTIN_MODEL / "pipeline.json").read_text())
     assert info["text_encoder"] == "minilm" and info["sampling"]["guidance"] > 1  # guided by default
+    assert info["reranker"] == "builtin" and info["sampling"]["candidates"] > 1  # best of N by default
 
 
 def test_length_control_over_200_prompts(pipe):
@@ -37,13 +38,15 @@ def test_length_control_over_200_prompts(pipe):
     seconds = rng.uniform(2, 10, 200)
     actions = ["walks forward", "jumps", "waves", "squats", "kicks with the left leg", "spins around", "claps"]
     prompts = [f"a person {actions[i % len(actions)]}" for i in range(200)]
-    motions = pipe(prompts, seconds=seconds.tolist(), seed=0)
+    # every best-of-N candidate obeys the same bounds; two (not the default 16) keep the test quick
+    motions = pipe(prompts, seconds=seconds.tolist(), seed=0, candidates=2)
+    assert all(m.meta["candidates"] == 2 for m in motions)
     durations = np.array([m.num_frames / m.fps for m in motions])
     assert (np.abs(durations - seconds) <= 0.1 * seconds).all()
 
 
 def test_guidance_one_equals_unguided_sampling(pipe):
-    guided_off = pipe(["a person jumps twice"], seconds=3, seed=5, guidance=1.0)[0]
+    guided_off = pipe(["a person jumps twice"], seconds=3, seed=5, guidance=1.0, candidates=1)[0]
     unguided = TextToMotion(pipe.tokenizer, pipe.stats, pipe.generator, pipe.text_encoder)  # no pipeline defaults
     same_temperature = unguided(["a person jumps twice"], seconds=3, seed=5, temperature=pipe.sampling.temperature)
     assert np.array_equal(guided_off.features, same_temperature[0].features)
@@ -53,7 +56,7 @@ def test_motions_follow_their_own_captions_not_other_ones(pipe, clips):
     motions = generate_for_clips(pipe, clips)
     own = score_clips(clips, motions)
     others = score_clips(clips, motions[1:] + motions[:1])  # each motion judged by the next clip's caption
-    assert own["accuracy"] >= 0.45 and own["accuracy"] >= 2 * others["accuracy"]
+    assert own["accuracy"] >= 0.6 and own["accuracy"] >= 2 * others["accuracy"]
     assert own["foot_skating"] <= 0.15
 
 

@@ -139,3 +139,87 @@ def test_demo_generates_every_prompt_with_the_given_model(pipe_folder, tmp_path,
         if seconds is not None:
             assert abs(record["duration"] - seconds) <= 0.1 * seconds
         assert all((tmp_path / "demo" / name).stat().st_size > 0 for name in record["files"])
+
+
+@pytest.fixture(scope="module")
+def reranked_folder(pipe_folder, tmp_path_factory):
+    """The tiny pipeline exported with the shipped evaluator as reranker and best of 4 by default."""
+    runs = pipe_folder.parent
+    out = tmp_path_factory.mktemp("reranked") / "pipeline"
+    assert main(["export", "pipeline", "--tokenizer", str(runs / "tok"), "--generator", str(runs / "gen"),
+                 "--out", str(out), "--candidates", "4", "--reranker", "builtin"]) == 0  # fmt: skip
+    return out
+
+
+def test_best_of_n_keeps_the_candidate_closest_to_the_prompt(reranked_folder):
+    from motionmill.eval.evaluator import load_evaluator
+    from motionmill.inference.pipeline import candidate_seed
+
+    reranked = TextToMotion.from_pretrained(reranked_folder)
+    prompts, seeds = ["a person walks forward", "someone claps twice"], [5, 9]
+    kept = reranked(prompts, seed=seeds, top_k=50)  # the folder's default: 4 candidates
+    judge = load_evaluator("builtin")
+    for prompt, seed, motion in zip(prompts, seeds, kept, strict=True):
+        candidates = [reranked(prompt, seed=candidate_seed(seed, c), top_k=50, candidates=1)[0] for c in range(4)]
+        text = judge.text_embeddings([prompt])[0]
+        emb = judge.motion_embeddings(candidates)
+        cosine = emb @ text / (np.linalg.norm(emb, axis=1) * np.linalg.norm(text))
+        best = int(np.argmax(cosine))
+        assert motion.meta["candidates"] == 4 and motion.meta["candidate"] == best
+        assert motion.meta["similarity"] == pytest.approx(cosine[best], abs=1e-6)
+        assert np.allclose(motion.features, candidates[best].features, atol=1e-4)
+    assert candidate_seed(5, 0) == 5 and len({candidate_seed(s, c) for s in range(50) for c in range(16)}) == 800
+
+
+def test_best_of_n_in_chunks_equals_one_batch(reranked_folder, monkeypatch):
+    import motionmill.inference.pipeline as pipeline
+
+    reranked = TextToMotion.from_pretrained(reranked_folder)
+    prompts = ["a person jumps", "a person waves", "a person bows"]
+    whole = reranked(prompts, seed=2, seconds=2.0, top_k=50)
+    monkeypatch.setattr(pipeline, "MAX_ROWS", 5)  # 12 rows in chunks of 5: boundaries fall inside prompts
+    chunked = reranked(prompts, seed=2, seconds=2.0, top_k=50)
+    assert [m.meta["candidate"] for m in whole] == [m.meta["candidate"] for m in chunked]
+    assert all(np.allclose(a.features, b.features, atol=1e-4) for a, b in zip(whole, chunked, strict=True))
+
+
+def test_best_of_n_needs_a_reranker(pipe, pipe_folder, tmp_path, capsys):
+    from motionmill.inference.pipeline import SamplingSettings
+
+    with pytest.raises(ValueError, match="no reranker"):
+        pipe("a person walks", candidates=2)
+    with pytest.raises(ValueError, match="candidates"):
+        SamplingSettings(candidates=0)
+    runs = pipe_folder.parent
+    assert main(["export", "pipeline", "--tokenizer", str(runs / "tok"), "--generator", str(runs / "gen"),
+                 "--out", str(tmp_path / "p"), "--candidates", "2"]) == 2  # fmt: skip
+    assert "needs a reranker" in capsys.readouterr().err and not (tmp_path / "p").exists()
+
+
+def test_a_copied_reranker_travels_with_the_folder(pipe_folder, tmp_path):
+    from motionmill.eval.evaluator import BUILTIN_EVALUATOR
+
+    runs = pipe_folder.parent
+    assert main(["export", "pipeline", "--tokenizer", str(runs / "tok"), "--generator", str(runs / "gen"),
+                 "--out", str(tmp_path / "a"), "--reranker", str(BUILTIN_EVALUATOR)]) == 0  # fmt: skip
+    assert json.loads((tmp_path / "a" / "pipeline.json").read_text())["reranker"] == "reranker"
+    (tmp_path / "a").rename(tmp_path / "b")
+    moved = TextToMotion.from_pretrained(tmp_path / "b")
+    assert moved.sampling.candidates == 1 and moved("a person kicks", seed=1)[0].meta.keys() == {"tokens"}
+    assert moved("a person kicks", seed=1, candidates=3)[0].meta["candidates"] == 3
+    assert moved.reranker().name == str(tmp_path / "b" / "reranker")
+
+
+def test_generate_command_records_the_candidates(reranked_folder, tmp_path):
+    out = tmp_path / "gen"
+    assert main(["generate", "a person jumps", "--model", str(reranked_folder), "--out", str(out),
+                 "--candidates", "2"]) == 0  # fmt: skip
+    assert json.loads((out / "000_a_person_jumps.json").read_text())["sampling"]["candidates"] == 2
+
+
+def test_evaluator_suites_sample_one_candidate_unless_told():
+    from motionmill.eval.benchmark import one_candidate_by_default
+
+    assert one_candidate_by_default({"guidance": 2.0}) == {"guidance": 2.0, "candidates": 1}
+    assert one_candidate_by_default({"candidates": None})["candidates"] == 1
+    assert one_candidate_by_default({"candidates": 8})["candidates"] == 8

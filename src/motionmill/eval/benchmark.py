@@ -30,7 +30,8 @@ from motionmill.eval import metrics
 from motionmill.motion.container import Motion
 from motionmill.utils.io import atomic_write
 
-__all__ = ["ProtocolConfig", "reference_physics", "run_prompts", "run_protocol", "run_zeroshot", "write_results"]
+__all__ = ["ProtocolConfig", "one_candidate_by_default", "reference_physics", "run_prompts", "run_protocol",
+           "run_zeroshot", "write_results"]  # fmt: skip
 
 TOP_K = 3
 
@@ -129,10 +130,17 @@ def _metric_set(text: np.ndarray, motion: np.ndarray, rng: np.random.Generator, 
             "diversity": metrics.diversity(motion, rng, cfg.diversity_pairs)}  # fmt: skip
 
 
+def one_candidate_by_default(sampling: dict) -> dict:
+    """Evaluator suites sample one motion per caption unless `candidates` is given: a pipeline that keeps the best of
+    N by an evaluator's similarity, judged by that same evaluator, would inflate R-precision, MM-Dist and FID."""
+    return {**sampling, "candidates": sampling.get("candidates") or 1}
+
+
 def run_protocol(pipe, evaluator, corpus_dir: str | Path, cfg: ProtocolConfig | None = None, **sampling) -> dict:
     """The standard protocol on `cfg.split` of a corpus; returns per-metric values, mean and 95% CI over runs."""
     from motionmill.data.store import Corpus
 
+    sampling = one_candidate_by_default(sampling)
     cfg = cfg or ProtocolConfig()
     started = time.perf_counter()
     corpus = Corpus(corpus_dir)
@@ -209,6 +217,7 @@ def run_zeroshot(pipe, evaluator, clips: int = 500, seed: int = 0, batch_size: i
     """Built-in zero-shot split against the test split: predicate accuracy and evaluator metrics of each."""
     from motionmill.eval.alignment import alignment_clips, generate_for_clips, score_clips, whole_caption
 
+    sampling = one_candidate_by_default(sampling)
     started = time.perf_counter()
     cfg = ProtocolConfig(batch_size=batch_size, seed=seed)
     result = {"suite": "zeroshot", "clips": clips, "seed": seed, "sampling": asdict(pipe.settings(**sampling))}

@@ -1,10 +1,14 @@
 """`TextToMotion`: text in, `Motion` out. One object, one `__call__`, `from_pretrained`, `.to(device)`.
 
-A pipeline folder holds `pipeline.json` (text encoder spec, frame rate, the model's default sampling settings),
-`tokenizer/` (FSQ tokenizer with the normalisation stats) and `generator/`, each loadable on its own. Sampling
-fixes MotionMillion's inference defects (spec/models.md): KV cache, batched prompts with per-prompt stopping and
-seeds, temperature / top-k / top-p, classifier-free guidance, no length cap below the trained maximum, and length
-control by `seconds`.
+A pipeline folder holds `pipeline.json` (text encoder spec, frame rate, the model's default sampling settings,
+the reranker's spec if any), `tokenizer/` (FSQ tokenizer with the normalisation stats) and `generator/`, each
+loadable on its own, and optionally `reranker/` (a text-motion evaluator). Sampling fixes MotionMillion's inference
+defects (spec/models.md): KV cache, batched prompts with per-prompt stopping and seeds, temperature / top-k / top-p,
+classifier-free guidance, no length cap below the trained maximum, and length control by `seconds`.
+
+Best of N (`candidates=N`): N motions are sampled per prompt and the reranker (an evaluator that embeds text and
+motion in one space) keeps the one whose embedding is closest to the prompt's. Candidate 0 is the motion plain
+sampling gives for the same seed, so N = 1 is exactly plain sampling.
 
 Shape legend: B prompts, L text tokens, N motion tokens, T frames, F features.
 """
@@ -28,6 +32,7 @@ __all__ = ["BUILTIN_MODEL", "SamplingSettings", "TextToMotion", "assemble_pipeli
 BUILTIN_MODEL = Path(__file__).resolve().parent.parent / "assets" / "builtin_model"
 MAX_PROMPT_CHARS = 2000  # far beyond any caption; the text encoder reads at most 150 tokens anyway
 LENGTH_TOLERANCE = 0.05  # `seconds` is met within +-5% (at least one token)
+MAX_ROWS = 256  # sequences sampled and decoded at once: bounds the KV cache and decoder memory of best-of-N
 
 
 @dataclass
@@ -39,6 +44,8 @@ class SamplingSettings:
     top_p: float | None = None
     guidance: float = 1.0
     greedy: bool = False
+    candidates: int = 1
+    """Motions sampled per prompt; above 1 the pipeline's reranker keeps the one closest to the prompt."""
 
     def __post_init__(self) -> None:
         if not (self.temperature > 0):
@@ -49,16 +56,20 @@ class SamplingSettings:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
         if not (self.guidance >= 0 and math.isfinite(self.guidance)):
             raise ValueError(f"guidance must be a finite number >= 0, got {self.guidance}")
+        if not (isinstance(self.candidates, int) and self.candidates >= 1):
+            raise ValueError(f"candidates must be an integer >= 1, got {self.candidates}")
 
 
 class TextToMotion:
     """Generate motions from text with a tokenizer, a generator and a text encoder."""
 
     def __init__(self, tokenizer, stats, generator, text_encoder, fps: float = 30.0, name: str = "",
-                 sampling: dict | None = None):  # fmt: skip
+                 sampling: dict | None = None, reranker: str | None = None):  # fmt: skip
         self.tokenizer, self.stats, self.generator = tokenizer.eval(), stats, generator.eval()
         self.text_encoder, self.fps, self.name = text_encoder, fps, name
         self.sampling = SamplingSettings(**(sampling or {}))  # the model's defaults; a call overrides any field
+        self.reranker_spec = reranker  # an evaluator spec (motionmill.eval.evaluator.load_evaluator)
+        self._reranker = None  # loaded on first use: plain sampling never pays for it
         self.device = torch.device("cpu")
 
     @classmethod
@@ -80,19 +91,34 @@ class TextToMotion:
         if encoder.dim != generator.cfg.text_dim:
             raise ValueError(f"{folder}: text encoder {info['text_encoder']} gives {encoder.dim}-d states but the "
                              f"generator expects {generator.cfg.text_dim}")  # fmt: skip
+        reranker = info.get("reranker")
+        if reranker and reranker != "builtin":
+            reranker = str(folder / reranker)  # stored relative to the folder, so the folder can move
         return cls(tokenizer, stats, generator, encoder, info.get("fps", 30.0), str(path),
-                   info.get("sampling")).to(device)  # fmt: skip
+                   info.get("sampling"), reranker).to(device)  # fmt: skip
 
     def save_pretrained(self, folder: str | Path, text_encoder_spec: str = "minilm") -> Path:
-        """Write a pipeline folder that `from_pretrained` loads."""
+        """Write a pipeline folder that `from_pretrained` loads (with a copy of the reranker, if any)."""
         return _write_pipeline(folder, self.tokenizer, self.stats, self.generator, text_encoder_spec, self.fps,
-                               asdict(self.sampling))  # fmt: skip
+                               asdict(self.sampling), self.reranker_spec)  # fmt: skip
+
+    def reranker(self):
+        """The evaluator that ranks best-of-N candidates, loaded on first use."""
+        if self._reranker is None:
+            if not self.reranker_spec:
+                raise ValueError(f"{self.name or 'this pipeline'} has no reranker, so candidates must be 1 "
+                                 "(add one with motionmill export pipeline --reranker)")  # fmt: skip
+            from motionmill.eval.evaluator import load_evaluator
+
+            self._reranker = load_evaluator(self.reranker_spec, device=str(self.device))
+        return self._reranker
 
     def to(self, device: str | torch.device) -> TextToMotion:
         self.device = torch.device(device)
         self.tokenizer.to(self.device)
         self.generator.to(self.device)
         self.text_encoder.to(self.device)
+        self._reranker = None  # reloaded on the new device when next needed
         return self
 
     @property
@@ -132,8 +158,8 @@ class TextToMotion:
             prompts: text descriptions.
             seconds: target duration per prompt (or one for all); None lets the model decide.
             seed: one seed for all prompts (prompt i uses seed + i) or one per prompt.
-            **sampling: SamplingSettings fields (temperature, top_k, top_p, guidance, greedy); fields not given
-                (or given as None) take the pipeline's defaults, `self.sampling`.
+            **sampling: SamplingSettings fields (temperature, top_k, top_p, guidance, greedy, candidates); fields
+                not given (or given as None) take the pipeline's defaults, `self.sampling`.
         """
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         _check_prompts(prompts)
@@ -142,14 +168,24 @@ class TextToMotion:
         seeds = list(seed) if isinstance(seed, list | tuple) else [seed + i for i in range(len(prompts))]
         if len(seconds) != len(prompts) or len(seeds) != len(prompts):
             raise ValueError(f"got {len(prompts)} prompts but {len(seconds)} durations and {len(seeds)} seeds")
+        n = settings.candidates
+        reranker = self.reranker() if n > 1 else None  # fails before any sampling when there is none
         lows, highs, told = self._length_bounds(seconds)
         states, mask = self.text_encoder.encode(prompts)
-        tokens = generate_tokens(self.generator, states.to(self.device), mask.to(self.device),
-                                 temperature=settings.temperature, top_k=settings.top_k, top_p=settings.top_p,
-                                 guidance=settings.guidance, min_tokens=lows, max_tokens=highs, seeds=seeds,
-                                 greedy=settings.greedy,
-                                 target_tokens=told if self.generator.cfg.length_condition else None)  # fmt: skip
-        return self.decode(tokens)
+        rows = [(i, candidate_seed(seeds[i], c)) for i in range(len(prompts)) for c in range(n)]  # prompt-major
+        motions = []
+        for start in range(0, len(rows), MAX_ROWS):
+            chunk = rows[start : start + MAX_ROWS]
+            pick = torch.tensor([i for i, _ in chunk])
+            tokens = generate_tokens(self.generator, states[pick].to(self.device), mask[pick].to(self.device),
+                                     temperature=settings.temperature, top_k=settings.top_k, top_p=settings.top_p,
+                                     guidance=settings.guidance, min_tokens=[lows[i] for i, _ in chunk],
+                                     max_tokens=[highs[i] for i, _ in chunk], seeds=[s for _, s in chunk],
+                                     greedy=settings.greedy,
+                                     target_tokens=[told[i] for i, _ in chunk]
+                                     if self.generator.cfg.length_condition else None)  # fmt: skip
+            motions += self.decode(tokens)
+        return motions if reranker is None else _keep_closest(reranker, prompts, motions, n)
 
     def settings(self, **overrides) -> SamplingSettings:
         """The pipeline's sampling defaults with the fields in `overrides` that are not None replaced."""
@@ -171,6 +207,26 @@ class TextToMotion:
         return out
 
 
+def candidate_seed(seed: int, candidate: int) -> int:
+    """The seed of best-of-N candidate `candidate` of a prompt seeded `seed`: candidate 0 keeps `seed`; the others
+    get seeds that, for the small seeds people use, no other prompt or candidate gets."""
+    return seed if candidate == 0 else (seed * 1_000_003 + candidate * 1_000_000_007) % 2**62
+
+
+def _keep_closest(reranker, prompts: list[str], motions: list[Motion], n: int) -> list[Motion]:
+    """Of the n consecutive candidates of each prompt, the one whose evaluator embedding is closest to the
+    prompt's (cosine similarity; the evaluator's embeddings are unit vectors)."""
+    text = reranker.text_embeddings(prompts)  # (B, E)
+    motion = reranker.motion_embeddings(motions).reshape(len(prompts), n, -1)  # (B, n, E)
+    scores = np.einsum("bne,be->bn", motion, text)
+    kept = []
+    for b, c in enumerate(scores.argmax(axis=1)):
+        best = motions[b * n + int(c)]
+        best.meta.update(candidate=int(c), candidates=n, similarity=float(scores[b, c]))
+        kept.append(best)
+    return kept
+
+
 def _check_prompts(prompts: list[str]) -> None:
     if not prompts:
         raise ValueError("no prompts given")
@@ -182,22 +238,39 @@ def _check_prompts(prompts: list[str]) -> None:
 
 
 def _write_pipeline(folder, tokenizer, stats, generator, text_encoder_spec: str, fps: float,
-                    sampling: dict | None = None) -> Path:  # fmt: skip
+                    sampling: dict | None = None, reranker: str | None = None) -> Path:  # fmt: skip
     from motionmill.checkpoints.tokenizer import save_pretrained
     from motionmill.utils.io import atomic_write
 
     folder = Path(folder)
+    settings = SamplingSettings(**(sampling or {}))
+    if settings.candidates > 1 and not reranker:
+        raise ValueError(f"default candidates {settings.candidates} needs a reranker (--reranker)")
     save_pretrained(tokenizer, folder / "tokenizer", stats)
     save_generator(generator, folder / "generator")
-    info = {"text_encoder": text_encoder_spec, "fps": fps, "sampling": asdict(SamplingSettings(**(sampling or {})))}
+    info = {"text_encoder": text_encoder_spec, "fps": fps, "sampling": asdict(settings)}
+    if reranker:
+        info["reranker"] = "builtin" if reranker == "builtin" else _copy_reranker(reranker, folder / "reranker")
     atomic_write(folder / "pipeline.json", json.dumps(info, indent=2) + "\n")  # written last: marks it complete
     return folder
 
 
+def _copy_reranker(spec: str, out: Path) -> str:
+    """Copy our evaluator at `spec` (a training run or an exported folder) into `out`; its name in pipeline.json."""
+    from motionmill.checkpoints.evaluator import load_evaluator_folder, save_evaluator
+
+    if Path(spec).resolve() != out.resolve():
+        model, stats, info = load_evaluator_folder(spec)
+        save_evaluator(model, out, stats, info)
+    return out.name
+
+
 def assemble_pipeline(tokenizer: str | Path, generator: str | Path, out: str | Path, text_encoder: str = "minilm",
-                      fps: float = 30.0, sampling: dict | None = None) -> Path:  # fmt: skip
+                      fps: float = 30.0, sampling: dict | None = None,
+                      reranker: str | None = None) -> Path:  # fmt: skip
     """A pipeline folder from a tokenizer run (or folder) and a generator run (or folder), weights only, with the
-    sampling settings `generate` uses by default."""
+    sampling settings `generate` uses by default and, for best-of-N, a reranker: "builtin" (the evaluator shipped
+    with the package) or an evaluator run or folder, copied in."""
     from motionmill.checkpoints.tokenizer import from_pretrained
 
     tok, stats = from_pretrained(tokenizer)
@@ -207,4 +280,4 @@ def assemble_pipeline(tokenizer: str | Path, generator: str | Path, out: str | P
     if gen.cfg.vocab_codes != tok.cfg.codebook_size:
         raise ValueError(f"the generator predicts {gen.cfg.vocab_codes} codes but the tokenizer has "
                          f"{tok.cfg.codebook_size}")  # fmt: skip
-    return _write_pipeline(out, tok, stats, gen, text_encoder, fps, sampling)
+    return _write_pipeline(out, tok, stats, gen, text_encoder, fps, sampling, reranker)
