@@ -93,12 +93,14 @@ def test_generate_command_bad_input_is_one_line(pipe_folder, tmp_path, capsys):
         ["--prompts-file", str(tmp_path / "prompts.txt"), "--model", str(pipe_folder)],
         ["a person walks", "--seconds", "0", "--model", str(pipe_folder)],
         ["a person walks", "--model", str(tmp_path / "nowhere")],
+        ["a person walks", "--candidates", "0", "--model", str(pipe_folder)],
     ]
     for args in cases:
         assert main(["generate", *args, "--out", str(tmp_path / "o")]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
-    assert len(errors) == 4 and all(e.startswith("motionmill: error: ") for e in errors)
+    assert len(errors) == 5 and all(e.startswith("motionmill: error: ") for e in errors)
     assert "line 2: not valid UTF-8" in errors[1] and "seconds" in errors[2] and "pipeline.json" in errors[3]
+    assert "candidates must be an integer >= 1" in errors[4]
 
 
 def test_alignment_evaluation_runs_and_ground_truth_scores_high(pipe):
