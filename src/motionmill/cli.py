@@ -154,19 +154,17 @@ def _train_evaluator_args(p: argparse.ArgumentParser) -> None:
 
 
 def generate(prompts: list[str], out: str, prompts_file: str | None = None, seconds: float | None = None,
-             seed: int = 0, temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
-             guidance: float | None = None, candidates: int | None = None, greedy: bool | None = None,
-             model: str = "builtin", rewrite_url: str | None = None,
-             rewrite_model: str | None = None) -> None:  # fmt: skip
-    """Generate motion from text: per prompt a .npy, .joints.npy, .bvh, .gif, .html and a .json record."""
+             seed: int = 0, model: str = "builtin", rewrite_url: str | None = None, rewrite_model: str | None = None,
+             **sampling) -> None:  # fmt: skip
+    """Generate motion from text: per prompt a .npy, .joints.npy, .bvh, .gif, .html and a .json record.
+    `sampling`: SamplingSettings fields (None: the model's default)."""
     from motionmill.inference.generate import read_prompts_file, run_generate
 
     prompts = list(prompts) + (read_prompts_file(prompts_file) if prompts_file else [])
     if not prompts:
         raise ValueError("give at least one prompt, or --prompts-file")
     run_generate(prompts, out, model=model, seconds=seconds, seed=seed, rewrite_url=rewrite_url,
-                 rewrite_model=rewrite_model, temperature=temperature, top_k=top_k, top_p=top_p, guidance=guidance,
-                 candidates=candidates, greedy=greedy)  # fmt: skip
+                 rewrite_model=rewrite_model, **sampling)  # fmt: skip
 
 
 def _generate_args(p: argparse.ArgumentParser) -> None:
@@ -192,17 +190,20 @@ def _sampling_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--candidates", type=int, default=None, help="best of N: sample N motions per prompt and keep "
                    "the one the model's reranker finds closest to the prompt; 1 = plain sampling "
                    "(model default)")  # fmt: skip
+    p.add_argument("--compose", action=argparse.BooleanOptionalAction, default=None, help="sample a prompt that "
+                   "lists actions in order (walk, then turn...) one step at a time, each from its own words "
+                   "(model default)")  # fmt: skip
 
 
 def export_pipeline(tokenizer: str, generator: str, out: str, text_encoder: str = "minilm",
                     temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
-                    guidance: float | None = None, candidates: int | None = None,
+                    guidance: float | None = None, candidates: int | None = None, compose: bool | None = None,
                     reranker: str | None = None) -> None:  # fmt: skip
     """Assemble a text-to-motion pipeline folder (for --model) from a tokenizer run and a generator run."""
     from motionmill.inference.pipeline import assemble_pipeline
 
     given = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "guidance": guidance,
-             "candidates": candidates}  # fmt: skip
+             "candidates": candidates, "compose": compose}  # fmt: skip
     sampling = {k: v for k, v in given.items() if v is not None}
     folder = assemble_pipeline(tokenizer, generator, out, text_encoder, sampling=sampling, reranker=reranker)
     print(f"pipeline written to {folder}")
@@ -219,6 +220,8 @@ def _export_pipeline_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--guidance", type=float, default=None, help="default classifier-free guidance scale (1)")
     p.add_argument("--candidates", type=int, default=None, help="default best-of-N candidates per prompt (1); "
                    "above 1 needs --reranker")  # fmt: skip
+    p.add_argument("--compose", action=argparse.BooleanOptionalAction, default=None, help="sample prompts that "
+                   "list actions in order step by step by default (off)")  # fmt: skip
     p.add_argument("--reranker", default=None, help="evaluator that ranks best-of-N candidates: builtin (the "
                    "shipped one) or an evaluator run or folder, copied into the pipeline")  # fmt: skip
 
@@ -263,14 +266,11 @@ def _synth_contact_sheet_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start", type=int, default=0, help="index of the first clip (default 0)")
 
 
-def eval_alignment(model: str, split: str = "test", clips: int = 500, out: str | None = None,
-                   guidance: float | None = None, temperature: float | None = None, top_k: int | None = None,
-                   top_p: float | None = None, candidates: int | None = None) -> None:  # fmt: skip
+def eval_alignment(model: str, split: str = "test", clips: int = 500, out: str | None = None, **sampling) -> None:
     """Predicate accuracy of a text-to-motion model on built-in captions (and of the ground truth)."""
     from motionmill.eval.alignment import eval_alignment as run
 
-    sampling = {"guidance": guidance, "temperature": temperature, "top_k": top_k, "top_p": top_p}
-    run(model, split, clips, out, candidates=candidates, **sampling)
+    run(model, split, clips, out, **sampling)
 
 
 def _eval_alignment_args(p: argparse.ArgumentParser) -> None:
@@ -322,8 +322,7 @@ def _eval_ratings_args(p: argparse.ArgumentParser) -> None:
 
 def eval_protocol(model: str, evaluator: str, corpus: str, out: str, split: str = "test", repeats: int = 20,
                   clips: int | None = None, mm_captions: int = 100, mm_generations: int = 30, seed: int = 0,
-                  temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
-                  guidance: float | None = None, candidates: int | None = None) -> None:  # fmt: skip
+                  **sampling) -> None:  # fmt: skip
     """The standard text-to-motion protocol (FID, R-precision, MM-Dist, Diversity, MModality; mean and 95% CI)."""
     from motionmill.eval.benchmark import ProtocolConfig, run_protocol, write_results
     from motionmill.eval.evaluator import load_evaluator
@@ -332,8 +331,7 @@ def eval_protocol(model: str, evaluator: str, corpus: str, out: str, split: str 
     cfg = ProtocolConfig(split=split, repeats=repeats, clips=clips, mm_captions=mm_captions,
                          mm_generations=mm_generations, seed=seed)  # fmt: skip
     pipe, scorer = TextToMotion.from_pretrained(model), load_evaluator(evaluator)
-    result = run_protocol(pipe, scorer, corpus, cfg, temperature=temperature, top_k=top_k, top_p=top_p,
-                          guidance=guidance, candidates=candidates)  # fmt: skip
+    result = run_protocol(pipe, scorer, corpus, cfg, **sampling)
     summary = write_results({"model": model, "evaluator": evaluator, "corpus": corpus, **result}, out,
                             f"Protocol: {model} on {corpus} ({split})")  # fmt: skip
     print(summary.read_text())
@@ -353,25 +351,20 @@ def _eval_protocol_args(p: argparse.ArgumentParser) -> None:
     _sampling_args(p)
 
 
-def eval_zeroshot(model: str, evaluator: str, out: str, clips: int = 500, seed: int = 0,
-                  temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
-                  guidance: float | None = None, candidates: int | None = None) -> None:  # fmt: skip
+def eval_zeroshot(model: str, evaluator: str, out: str, clips: int = 500, seed: int = 0, **sampling) -> None:
     """The built-in zero-shot split against the test split, scored by predicates and by the evaluator."""
     from motionmill.eval.benchmark import run_zeroshot, write_results
     from motionmill.eval.evaluator import load_evaluator
     from motionmill.inference.pipeline import TextToMotion
 
     pipe, scorer = TextToMotion.from_pretrained(model), load_evaluator(evaluator)
-    result = run_zeroshot(pipe, scorer, clips, seed, temperature=temperature, top_k=top_k, top_p=top_p,
-                          guidance=guidance, candidates=candidates)  # fmt: skip
+    result = run_zeroshot(pipe, scorer, clips, seed, **sampling)
     summary = write_results({"model": model, "evaluator": evaluator, **result}, out, f"Zero-shot: {model}")
     print(summary.read_text())
 
 
 def eval_prompts(prompts_file: str, out: str, model: str = "builtin", evaluator: str = "builtin",
-                 seconds: float | None = None, seed: int = 0, temperature: float | None = None,
-                 top_k: int | None = None, top_p: float | None = None,
-                 guidance: float | None = None, candidates: int | None = None) -> None:  # fmt: skip
+                 seconds: float | None = None, seed: int = 0, **sampling) -> None:  # fmt: skip
     """Any prompt file (e.g. MotionMillion-Eval's): outputs, physics, evaluator distance and a rating report."""
     from motionmill.eval.benchmark import run_prompts, write_results
     from motionmill.eval.evaluator import load_evaluator
@@ -380,8 +373,7 @@ def eval_prompts(prompts_file: str, out: str, model: str = "builtin", evaluator:
 
     prompts = read_prompts_file(prompts_file)
     pipe, scorer = TextToMotion.from_pretrained(model), load_evaluator(evaluator)
-    result = run_prompts(pipe, scorer, prompts, out, seconds, seed, temperature=temperature, top_k=top_k,
-                         top_p=top_p, guidance=guidance, candidates=candidates)  # fmt: skip
+    result = run_prompts(pipe, scorer, prompts, out, seconds, seed, **sampling)
     summary = write_results({"model": model, "evaluator": evaluator, "prompts_file": prompts_file, **result}, out,
                             f"Prompts: {prompts_file} with {model}")  # fmt: skip
     print(summary.read_text())

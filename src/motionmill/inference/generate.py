@@ -2,7 +2,7 @@
 
 For each prompt: `<stem>.npy` (T x 272 de-normalised features, 30 fps), `<stem>.joints.npy` (T x 22 x 3, metres,
 y up), `<stem>.bvh`, `<stem>.gif`, `<stem>.html` and `<stem>.json` (prompt, rewritten prompt if any, seed, sampling
-settings, model, duration).
+settings, model, duration, and with `compose` each step's text and time span).
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def run_generate(prompts: list[str], out: str | Path, model: str = "builtin",
         record = {"prompt": prompt, "rewritten_prompt": rewrite.rewritten if rewrite and rewrite.used else None,
                   "rewrite_error": rewrite.error if rewrite else None, "seed": seed + i, "seconds_asked": seconds[i],
                   "duration": motion.duration, "frames": motion.num_frames, "fps": motion.fps, "model": str(model),
-                  "sampling": asdict(pipe.settings(**sampling)),
+                  "sampling": asdict(pipe.settings(**sampling)), "steps": motion.meta.get("steps"),
                   "files": [f"{stem}{s}" for s in OUTPUT_SUFFIXES]}  # fmt: skip
         atomic_write(out / f"{stem}.json", json.dumps(record, indent=2) + "\n")
         records.append(out / f"{stem}.json")

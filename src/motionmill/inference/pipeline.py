@@ -10,6 +10,12 @@ Best of N (`candidates=N`): N motions are sampled per prompt and the reranker (a
 motion in one space) keeps the one whose embedding is closest to the prompt's. Candidate 0 is the motion plain
 sampling gives for the same seed, so N = 1 is exactly plain sampling.
 
+Step by step (`compose=True`): a prompt that lists actions in order ("walks forward, then turns left and sits
+down"; `motionmill.text.steps`) is sampled one step at a time from each step's own words, and the steps' tokens are
+joined before decoding, so the decoder blends the joins. A first pass lets the model choose each step's length; when
+a duration is asked (or the steps would exceed the trained maximum), a second pass re-samples the steps at those
+lengths scaled to the total. The motion's meta records each step's text and time span.
+
 Shape legend: B prompts, L text tokens, N motion tokens, T frames, F features.
 """
 
@@ -26,8 +32,9 @@ import torch
 from motionmill.checkpoints.generator import load_generator, save_generator
 from motionmill.inference.sampling import generate_tokens
 from motionmill.motion.container import Motion
+from motionmill.text.steps import split_steps
 
-__all__ = ["BUILTIN_MODEL", "SamplingSettings", "TextToMotion", "assemble_pipeline"]
+__all__ = ["BUILTIN_MODEL", "SamplingSettings", "TextToMotion", "assemble_pipeline", "share_tokens"]
 
 BUILTIN_MODEL = Path(__file__).resolve().parent.parent / "assets" / "builtin_model"
 MAX_PROMPT_CHARS = 2000  # far beyond any caption; the text encoder reads at most 150 tokens anyway
@@ -46,6 +53,8 @@ class SamplingSettings:
     greedy: bool = False
     candidates: int = 1
     """Motions sampled per prompt; above 1 the pipeline's reranker keeps the one closest to the prompt."""
+    compose: bool = False
+    """Sample a prompt that lists actions in order step by step, each step from its own words."""
 
     def __post_init__(self) -> None:
         if not (self.temperature > 0):
@@ -58,6 +67,8 @@ class SamplingSettings:
             raise ValueError(f"guidance must be a finite number >= 0, got {self.guidance}")
         if not (isinstance(self.candidates, int) and self.candidates >= 1):
             raise ValueError(f"candidates must be an integer >= 1, got {self.candidates}")
+        if not isinstance(self.compose, bool):
+            raise ValueError(f"compose must be true or false, got {self.compose!r}")
 
 
 class TextToMotion:
@@ -170,22 +181,94 @@ class TextToMotion:
             raise ValueError(f"got {len(prompts)} prompts but {len(seconds)} durations and {len(seeds)} seeds")
         n = settings.candidates
         reranker = self.reranker() if n > 1 else None  # fails before any sampling when there is none
-        lows, highs, told = self._length_bounds(seconds)
-        states, mask = self.text_encoder.encode(prompts)
         rows = [(i, candidate_seed(seeds[i], c)) for i in range(len(prompts)) for c in range(n)]  # prompt-major
+        if settings.compose:
+            tokens, spans = self._sample_steps(prompts, seconds, rows, settings)
+        else:
+            lows, highs, told = self._length_bounds(seconds)
+            tokens = self._sample([prompts[i] for i, _ in rows], [lows[i] for i, _ in rows],
+                                  [highs[i] for i, _ in rows], [told[i] for i, _ in rows], [s for _, s in rows],
+                                  settings)  # fmt: skip
+            spans = [None] * len(rows)
         motions = []
-        for start in range(0, len(rows), MAX_ROWS):
-            chunk = rows[start : start + MAX_ROWS]
-            pick = torch.tensor([i for i, _ in chunk])
-            tokens = generate_tokens(self.generator, states[pick].to(self.device), mask[pick].to(self.device),
-                                     temperature=settings.temperature, top_k=settings.top_k, top_p=settings.top_p,
-                                     guidance=settings.guidance, min_tokens=[lows[i] for i, _ in chunk],
-                                     max_tokens=[highs[i] for i, _ in chunk], seeds=[s for _, s in chunk],
-                                     greedy=settings.greedy,
-                                     target_tokens=[told[i] for i, _ in chunk]
-                                     if self.generator.cfg.length_condition else None)  # fmt: skip
-            motions += self.decode(tokens)
+        for start in range(0, len(tokens), MAX_ROWS):  # bounds the decoder's memory
+            motions += self.decode(tokens[start : start + MAX_ROWS])
+        for motion, steps in zip(motions, spans, strict=True):
+            if steps:
+                motion.meta["steps"] = steps
         return motions if reranker is None else _keep_closest(reranker, prompts, motions, n)
+
+    def _sample(self, texts: list[str], lows: list[int], highs: list[int], told: list[int], seeds: list[int],
+                settings: SamplingSettings) -> list[list[int]]:  # fmt: skip
+        """One token list per row (text, length bounds, told length, seed), in chunks of MAX_ROWS rows; each
+        distinct text is encoded once."""
+        unique = list(dict.fromkeys(texts))
+        states, mask = self.text_encoder.encode(unique)
+        where = {t: k for k, t in enumerate(unique)}
+        out = []
+        for start in range(0, len(texts), MAX_ROWS):
+            chunk = range(start, min(start + MAX_ROWS, len(texts)))
+            pick = torch.tensor([where[texts[r]] for r in chunk])
+            out += generate_tokens(self.generator, states[pick].to(self.device), mask[pick].to(self.device),
+                                   temperature=settings.temperature, top_k=settings.top_k, top_p=settings.top_p,
+                                   guidance=settings.guidance, min_tokens=[lows[r] for r in chunk],
+                                   max_tokens=[highs[r] for r in chunk], seeds=[seeds[r] for r in chunk],
+                                   greedy=settings.greedy,
+                                   target_tokens=[told[r] for r in chunk]
+                                   if self.generator.cfg.length_condition else None)  # fmt: skip
+        return out
+
+    def _sample_steps(self, prompts: list[str], seconds: list[float | None], rows: list[tuple[int, int]],
+                      settings: SamplingSettings) -> tuple[list[list[int]], list[list[dict] | None]]:  # fmt: skip
+        """Step-by-step sampling: per row (prompt, seed), its tokens and its steps' spans. A prompt of one step, or
+        asked to last less than one token per step, is sampled whole as without `compose`."""
+        steps = []
+        for prompt, s in zip(prompts, seconds, strict=True):
+            parts = split_steps(prompt)
+            fits = s is None or round(s / self.seconds_per_token) >= len(parts)
+            steps.append(parts if len(parts) > 1 and fits else None)
+        pieces = self._steps_at_chosen_lengths(prompts, seconds, rows, steps, settings)
+        self._fit_steps_to_duration(seconds, rows, steps, pieces, settings)
+        tokens = [[code for piece in row for code in piece] for row in pieces]
+        spans = [None if steps[i] is None else _step_spans(steps[i], pieces[r], self.seconds_per_token)
+                 for r, (i, _) in enumerate(rows)]  # fmt: skip
+        return tokens, spans
+
+    def _steps_at_chosen_lengths(self, prompts, seconds, rows, steps, settings) -> list[list[list[int]]]:
+        """Pass 1: per row, the token lists of its steps, each at the length the model chooses (a prompt sampled
+        whole is one step with the usual length bounds)."""
+        lows, highs, told = self._length_bounds(seconds)
+        longest = self.generator.cfg.max_motion_tokens
+        items = []  # (row, text, lowest, highest, told, seed)
+        for r, (i, seed) in enumerate(rows):
+            if steps[i] is None:
+                items.append((r, prompts[i], lows[i], highs[i], told[i], seed))
+            else:
+                items += [(r, text, 1, longest, 0, step_seed(seed, k)) for k, text in enumerate(steps[i])]
+        columns = [list(column) for column in zip(*items, strict=True)]
+        pieces = [[] for _ in rows]
+        for r, piece in zip(columns[0], self._sample(*columns[1:], settings), strict=True):
+            pieces[r].append(piece)
+        return pieces
+
+    def _fit_steps_to_duration(self, seconds, rows, steps, pieces, settings) -> None:
+        """Pass 2, in place: the steps of a row asked for a duration (or longer in all than the trained maximum)
+        re-sampled at exactly their pass-1 lengths scaled to that total."""
+        longest = self.generator.cfg.max_motion_tokens
+        redo = []  # (row, step, text, length, seed)
+        for r, (i, seed) in enumerate(rows):
+            natural = [len(piece) for piece in pieces[r]]
+            if steps[i] is None or (seconds[i] is None and sum(natural) <= longest):
+                continue
+            total = longest if seconds[i] is None else min(longest, round(seconds[i] / self.seconds_per_token))
+            for k, length in enumerate(share_tokens(natural, total)):
+                redo.append((r, k, steps[i][k], length, step_seed(seed, k)))
+        if not redo:
+            return
+        lengths = [x[3] for x in redo]
+        again = self._sample([x[2] for x in redo], lengths, lengths, lengths, [x[4] for x in redo], settings)
+        for (r, k, *_), piece in zip(redo, again, strict=True):
+            pieces[r][k] = piece
 
     def settings(self, **overrides) -> SamplingSettings:
         """The pipeline's sampling defaults with the fields in `overrides` that are not None replaced."""
@@ -211,6 +294,36 @@ def candidate_seed(seed: int, candidate: int) -> int:
     """The seed of best-of-N candidate `candidate` of a prompt seeded `seed`: candidate 0 keeps `seed`; the others
     get seeds that, for the small seeds people use, no other prompt or candidate gets."""
     return seed if candidate == 0 else (seed * 1_000_003 + candidate * 1_000_000_007) % 2**62
+
+
+def step_seed(seed: int, step: int) -> int:
+    """The seed of step `step` of a prompt (or candidate) seeded `seed`; step 0 keeps `seed`."""
+    return seed if step == 0 else (seed * 998_244_353 + step * 1_000_000_009) % 2**62
+
+
+def share_tokens(natural: list[int], total: int) -> list[int]:
+    """`total` tokens shared among steps in proportion to their `natural` lengths (largest remainders first), at
+    least one each; `total` must be at least the number of steps."""
+    if total < len(natural):
+        raise ValueError(f"{total} tokens cannot give {len(natural)} steps one each")
+    weights = np.maximum(np.asarray(natural, dtype=np.float64), 1.0)
+    ideal = weights * total / weights.sum()
+    shares = np.maximum(np.floor(ideal), 1).astype(int)
+    order = np.argsort(-(ideal - np.floor(ideal)), kind="stable")  # largest remainder first
+    k = 0
+    while shares.sum() < total:
+        shares[order[k % len(order)]] += 1
+        k += 1
+    while shares.sum() > total:  # only when a step was raised to its one token
+        shares[int(np.argmax(shares))] -= 1
+    return shares.tolist()
+
+
+def _step_spans(texts: list[str], pieces: list[list[int]], seconds_per_token: float) -> list[dict]:
+    """Each step's text and its time span in the joined motion, seconds."""
+    bounds = np.cumsum([0] + [len(piece) for piece in pieces]) * seconds_per_token
+    return [{"text": t, "start": round(float(a), 3), "end": round(float(b), 3)}
+            for t, a, b in zip(texts, bounds[:-1], bounds[1:], strict=True)]  # fmt: skip
 
 
 def _keep_closest(reranker, prompts: list[str], motions: list[Motion], n: int) -> list[Motion]:
