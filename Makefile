@@ -33,7 +33,8 @@ builtin-model: $(VENV)/.test-installed
 	$(MM) train generator --config configs/generator/builtin.yaml --corpus $(BUILTIN)/corpus \
 	    --tokenizer $(BUILTIN)/tokenizer --out $(BUILTIN)/generator
 	$(MM) export pipeline --tokenizer $(BUILTIN)/tokenizer --generator $(BUILTIN)/generator \
-	    --out src/motionmill/assets/builtin_model --guidance 1.5 --temperature 0.6 --candidates 16 --reranker builtin
+	    --out src/motionmill/assets/builtin_model --guidance 1.5 --temperature 0.6 --candidates 16 --reranker builtin \
+	    --compose
 	$(MM) corpus build builtin:20000 --out $(BUILTIN)/corpus-evaluator
 	$(MM) train evaluator --config configs/evaluator/builtin.yaml --corpus $(BUILTIN)/corpus-evaluator \
 	    --out $(BUILTIN)/evaluator

@@ -1,7 +1,10 @@
-"""What best of N costs: one prompt with N candidates against one sample, in a warm process (same model, same run).
+"""What step-by-step sampling and best of N cost: one prompt against plain sampling, in a warm process (same model,
+same run).
 
-The pipeline samples the N candidates as one batch, decodes them and embeds them with its reranker, so N candidates
-cost far less than N separate calls. The reranker is loaded before timing (a cold start pays it once).
+With `compose` a prompt that lists steps is sampled step by step, twice when a duration is asked (once at the
+lengths the model chooses, once at those lengths scaled to the duration). Best of N samples the N candidates of
+every step as one batch, decodes them and embeds them with the reranker, so N candidates cost far less than N
+separate calls. The reranker is loaded before timing (a cold start pays it once).
 
 Run: `python bench/best_of_cost.py [--model builtin] [--candidates 16] [--seconds 5] [--runs 5]`.
 """
@@ -15,11 +18,11 @@ import time
 from motionmill.inference.pipeline import TextToMotion
 
 
-def median_seconds(pipe, prompt: str, seconds: float, candidates: int, runs: int) -> float:
+def median_seconds(pipe, prompt: str, seconds: float, runs: int, **sampling) -> float:
     times = []
     for seed in range(runs):
         started = time.perf_counter()
-        pipe(prompt, seconds=seconds, seed=seed, candidates=candidates)
+        pipe(prompt, seconds=seconds, seed=seed, **sampling)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
@@ -33,13 +36,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     pipe = TextToMotion.from_pretrained(args.model)
-    pipe(args.prompt, seconds=args.seconds, candidates=args.candidates)  # loads the reranker; warms up
-    single = median_seconds(pipe, args.prompt, args.seconds, 1, args.runs)
-    best = median_seconds(pipe, args.prompt, args.seconds, args.candidates, args.runs)
-    print(
-        f"one sample: {single:.3f} s; best of {args.candidates}: {best:.3f} s (median of {args.runs}); "
-        f"{best / single:.2f}x the time for {args.candidates}x the samples"
-    )
+    n = args.candidates
+    pipe(args.prompt, seconds=args.seconds, candidates=n)  # loads the reranker; warms up
+    plain = median_seconds(pipe, args.prompt, args.seconds, args.runs, candidates=1, compose=False)
+    print(f"plain sampling, one sample: {plain:.3f} s (median of {args.runs})")
+    for compose, candidates in ((False, n), (True, 1), (True, n)):
+        took = median_seconds(pipe, args.prompt, args.seconds, args.runs, candidates=candidates, compose=compose)
+        how = "step by step" if compose else "plain sampling"
+        print(f"{how}, best of {candidates}: {took:.3f} s, {took / plain:.2f}x plain sampling's time")
 
 
 if __name__ == "__main__":

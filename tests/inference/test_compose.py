@@ -7,7 +7,7 @@ import pytest
 
 from corpus_factory import tiny_runs
 from motionmill.cli import main
-from motionmill.inference.pipeline import TextToMotion, share_tokens, step_seed
+from motionmill.inference.pipeline import TextToMotion, candidate_seed, share_tokens, step_seed
 from motionmill.inference.sampling import generate_tokens
 from motionmill.text.steps import split_steps
 
@@ -57,7 +57,7 @@ def test_steps_are_sampled_alone_and_joined_at_their_chosen_lengths(pipe):
     longest = pipe.generator.cfg.max_motion_tokens
     if sum(map(len, pieces)) > longest:  # longer than the trained maximum: re-sampled to fit it
         shares = share_tokens([len(p) for p in pieces], longest)
-        pieces = [sample_alone(pipe, t, step_seed(4, k), n) for k, (t, n) in enumerate(zip(texts, shares))]
+        pieces = [sample_alone(pipe, t, step_seed(4, k), n) for k, (t, n) in enumerate(zip(texts, shares, strict=True))]
     expected = pipe.decode([[c for p in pieces for c in p]])[0]
     assert np.allclose(motion.features, expected.features, atol=1e-4)
     assert [s["text"] for s in motion.meta["steps"]] == texts == ["A person walks forward", "jumps", "they wave"]
@@ -69,12 +69,12 @@ def test_an_asked_duration_is_met_exactly_and_shared_as_the_model_paces_the_step
     texts = split_steps(PROMPT)
     natural = [len(sample_alone(pipe, t, step_seed(6, k))) for k, t in enumerate(texts)]
     shares = share_tokens(natural, round(seconds / pipe.seconds_per_token))
-    pieces = [sample_alone(pipe, t, step_seed(6, k), n) for k, (t, n) in enumerate(zip(texts, shares))]
+    pieces = [sample_alone(pipe, t, step_seed(6, k), n) for k, (t, n) in enumerate(zip(texts, shares, strict=True))]
     assert motion.meta["tokens"] == 45 and motion.num_frames / motion.fps == seconds
     assert np.allclose(motion.features, pipe.decode([[c for p in pieces for c in p]])[0].features, atol=1e-4)
     spans = motion.meta["steps"]
     assert spans[0]["start"] == 0 and spans[-1]["end"] == pytest.approx(seconds)
-    assert all(a["end"] == b["start"] for a, b in zip(spans, spans[1:]))
+    assert all(a["end"] == b["start"] for a, b in zip(spans[:-1], spans[1:], strict=True))
     assert [s["end"] - s["start"] for s in spans] == pytest.approx([n * pipe.seconds_per_token for n in shares])
 
 
@@ -85,21 +85,49 @@ def test_a_duration_too_short_for_every_step_samples_the_prompt_whole(pipe):
     assert np.array_equal(motion.features, pipe(PROMPT, seed=1, top_k=50, seconds=tiny)[0].features)
 
 
-def test_compose_with_best_of_n_and_from_the_command_line(tmp_path, tmp_path_factory):
+@pytest.fixture(scope="module")
+def composed_folder(tmp_path_factory):
+    """The tiny pipeline exported to sample step by step with best of 3 by default."""
     runs = tiny_runs(tmp_path_factory)[1]
-    folder = tmp_path / "pipeline"
+    folder = tmp_path_factory.mktemp("composed") / "pipeline"
     assert main(["export", "pipeline", "--tokenizer", str(runs / "tok"), "--generator", str(runs / "gen"),
                  "--out", str(folder), "--candidates", "3", "--reranker", "builtin", "--compose"]) == 0  # fmt: skip
     assert json.loads((folder / "pipeline.json").read_text())["sampling"]["compose"] is True
-    kept = TextToMotion.from_pretrained(folder)(PROMPT, seed=2, seconds=4.0)[0]
-    assert kept.meta["candidates"] == 3 and len(kept.meta["steps"]) == 3 and kept.num_frames == 120
+    return folder
+
+
+def test_best_of_n_keeps_per_step_the_candidate_closest_to_the_step(composed_folder):
+    from motionmill.eval.evaluator import load_evaluator
+
+    pipe, judge, n, seconds = TextToMotion.from_pretrained(composed_folder), load_evaluator("builtin"), 3, 4.0
+    kept = pipe(PROMPT, seed=2, seconds=seconds, top_k=50)[0]
+    texts = split_steps(PROMPT)
+    seeds = [[step_seed(candidate_seed(2, c), k) for c in range(n)] for k in range(len(texts))]
+    natural = [int(np.median([len(sample_alone(pipe, t, s)) for s in seeds[k]])) for k, t in enumerate(texts)]
+    shares = share_tokens(natural, round(seconds / pipe.seconds_per_token))
+    chosen = []
+    for k, (text, length) in enumerate(zip(texts, shares, strict=True)):
+        pieces = [sample_alone(pipe, text, s, length) for s in seeds[k]]
+        emb = judge.motion_embeddings(pipe.decode(pieces))
+        t = judge.text_embeddings([text])[0]
+        cosine = emb @ t / (np.linalg.norm(emb, axis=1) * np.linalg.norm(t))
+        best = int(np.argmax(cosine))
+        assert kept.meta["steps"][k]["candidate"] == best
+        assert kept.meta["steps"][k]["similarity"] == pytest.approx(cosine[best], abs=1e-5)
+        chosen += pieces[best]
+    assert kept.meta["candidates"] == n and kept.num_frames == seconds * pipe.fps
+    assert np.allclose(kept.features, pipe.decode([chosen])[0].features, atol=1e-4)
+
+
+def test_compose_from_the_command_line(composed_folder, tmp_path):
     out = tmp_path / "gen"
-    assert main(["generate", PROMPT, "a person bows", "--model", str(folder), "--out", str(out), "--seconds", "3",
-                 "--no-compose", "--candidates", "1"]) == 0  # fmt: skip
+    assert main(["generate", PROMPT, "a person bows", "--model", str(composed_folder), "--out", str(out),
+                 "--seconds", "3", "--no-compose", "--candidates", "1"]) == 0  # fmt: skip
     assert json.loads((out / "000_a_person_walks_forward_then_jumps_after.json").read_text())["steps"] is None
-    assert main(["generate", PROMPT, "--model", str(folder), "--out", str(out), "--seconds", "3"]) == 0
+    assert main(["generate", PROMPT, "--model", str(composed_folder), "--out", str(out), "--seconds", "3"]) == 0
     record = json.loads((out / "000_a_person_walks_forward_then_jumps_after.json").read_text())
     assert record["sampling"]["compose"] and [s["text"] for s in record["steps"]] == split_steps(PROMPT)
+    assert record["steps"][-1]["end"] == pytest.approx(3.0) and record["duration"] == pytest.approx(3.0, abs=0.05)
 
 
 def test_compose_must_be_a_boolean():

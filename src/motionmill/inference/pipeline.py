@@ -7,14 +7,15 @@ defects (spec/models.md): KV cache, batched prompts with per-prompt stopping and
 classifier-free guidance, no length cap below the trained maximum, and length control by `seconds`.
 
 Best of N (`candidates=N`): N motions are sampled per prompt and the reranker (an evaluator that embeds text and
-motion in one space) keeps the one whose embedding is closest to the prompt's. Candidate 0 is the motion plain
-sampling gives for the same seed, so N = 1 is exactly plain sampling.
+motion in one space) keeps the one whose embedding is closest to the prompt's (per step with `compose`, below).
+Candidate 0 is the motion plain sampling gives for the same seed, so N = 1 is exactly plain sampling.
 
 Step by step (`compose=True`): a prompt that lists actions in order ("walks forward, then turns left and sits
 down"; `motionmill.text.steps`) is sampled one step at a time from each step's own words, and the steps' tokens are
 joined before decoding, so the decoder blends the joins. A first pass lets the model choose each step's length; when
-a duration is asked (or the steps would exceed the trained maximum), a second pass re-samples the steps at those
-lengths scaled to the total. The motion's meta records each step's text and time span.
+a duration is asked (or the steps could exceed the trained maximum), a second pass re-samples the steps at those
+lengths (the median over candidates) scaled to the total. With best of N, each step keeps the candidate closest to
+its own words. The motion's meta records each step's text and time span.
 
 Shape legend: B prompts, L text tokens, N motion tokens, T frames, F features.
 """
@@ -169,8 +170,12 @@ class TextToMotion:
             prompts: text descriptions.
             seconds: target duration per prompt (or one for all); None lets the model decide.
             seed: one seed for all prompts (prompt i uses seed + i) or one per prompt.
-            **sampling: SamplingSettings fields (temperature, top_k, top_p, guidance, greedy, candidates); fields
-                not given (or given as None) take the pipeline's defaults, `self.sampling`.
+            **sampling: SamplingSettings fields (temperature, top_k, top_p, guidance, greedy, candidates, compose);
+                fields not given (or given as None) take the pipeline's defaults, `self.sampling`.
+
+        Each motion's meta holds its token count and, with best of N, the kept candidate and its similarity; with
+        `compose`, the steps of a split prompt (words, start and end in seconds, and with best of N the candidate
+        kept for each step).
         """
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         _check_prompts(prompts)
@@ -179,24 +184,56 @@ class TextToMotion:
         seeds = list(seed) if isinstance(seed, list | tuple) else [seed + i for i in range(len(prompts))]
         if len(seconds) != len(prompts) or len(seeds) != len(prompts):
             raise ValueError(f"got {len(prompts)} prompts but {len(seconds)} durations and {len(seeds)} seeds")
-        n = settings.candidates
-        reranker = self.reranker() if n > 1 else None  # fails before any sampling when there is none
-        rows = [(i, candidate_seed(seeds[i], c)) for i in range(len(prompts)) for c in range(n)]  # prompt-major
-        if settings.compose:
-            tokens, spans = self._sample_steps(prompts, seconds, rows, settings)
-        else:
-            lows, highs, told = self._length_bounds(seconds)
-            tokens = self._sample([prompts[i] for i, _ in rows], [lows[i] for i, _ in rows],
-                                  [highs[i] for i, _ in rows], [told[i] for i, _ in rows], [s for _, s in rows],
-                                  settings)  # fmt: skip
-            spans = [None] * len(rows)
+        reranker = self.reranker() if settings.candidates > 1 else None  # fails before any sampling without one
+        steps = [self._steps(p, s) if settings.compose else [p] for p, s in zip(prompts, seconds, strict=True)]
+        pieces = self._sample_pieces(prompts, seconds, seeds, steps, settings)
+        chosen = _choose_pieces(reranker, steps, pieces, settings.candidates, self.decode)
         motions = []
-        for start in range(0, len(tokens), MAX_ROWS):  # bounds the decoder's memory
-            motions += self.decode(tokens[start : start + MAX_ROWS])
-        for motion, steps in zip(motions, spans, strict=True):
-            if steps:
-                motion.meta["steps"] = steps
-        return motions if reranker is None else _keep_closest(reranker, prompts, motions, n)
+        for start in range(0, len(prompts), MAX_ROWS):  # bounds the decoder's memory
+            rows = range(start, min(start + MAX_ROWS, len(prompts)))
+            tokens = [[code for k in range(len(steps[i])) for code in pieces[i, k, chosen[i, k][0]]] for i in rows]
+            motions += self.decode(tokens)
+        for i, motion in enumerate(motions):
+            motion.meta.update(_choice_meta(steps[i], pieces, chosen, i, settings.candidates, self.seconds_per_token))
+        return motions
+
+    def _steps(self, prompt: str, seconds: float | None) -> list[str]:
+        """The steps `compose` samples one by one; the whole prompt when it lists one step, or when the asked
+        duration is shorter than one token per step."""
+        steps = split_steps(prompt)
+        fits = seconds is None or round(seconds / self.seconds_per_token) >= len(steps)
+        return steps if len(steps) > 1 and fits else [prompt]
+
+    def _sample_pieces(self, prompts, seconds, seeds, steps, settings) -> dict[tuple[int, int, int], list[int]]:
+        """Token lists keyed (prompt, step, candidate). A prompt sampled whole gets the usual length bounds; the
+        steps of a split prompt first get the lengths the model chooses, then, when a duration is asked (or they
+        exceed the trained maximum in all), are re-sampled at the median chosen lengths scaled to that total."""
+        n, longest = settings.candidates, self.generator.cfg.max_motion_tokens
+        lows, highs, told = self._length_bounds(seconds)
+        keys = [(i, k, c) for i in range(len(prompts)) for k in range(len(steps[i])) for c in range(n)]
+        bounds = [(lows[i], highs[i], told[i]) if len(steps[i]) == 1 else (1, longest, 0) for i, _, _ in keys]
+        pieces = self._sample_keys(steps, seeds, keys, *(list(b) for b in zip(*bounds, strict=True)), settings)
+        redo, lengths = [], []
+        for i in range(len(prompts)):
+            if len(steps[i]) == 1:
+                continue
+            sampled = [[len(pieces[i, k, c]) for c in range(n)] for k in range(len(steps[i]))]  # (step, candidate)
+            if seconds[i] is None and sum(max(step) for step in sampled) <= longest:
+                continue  # whichever candidates are kept, the motion fits
+            natural = [int(np.median(step)) for step in sampled]
+            total = longest if seconds[i] is None else min(longest, round(seconds[i] / self.seconds_per_token))
+            for k, length in enumerate(share_tokens(natural, total)):
+                redo += [(i, k, c) for c in range(n)]
+                lengths += [length] * n
+        if redo:
+            pieces.update(self._sample_keys(steps, seeds, redo, lengths, lengths, lengths, settings))
+        return pieces
+
+    def _sample_keys(self, steps, seeds, keys, lows, highs, told, settings) -> dict[tuple[int, int, int], list[int]]:
+        """Sample the pieces `keys` (prompt, step, candidate) with their length bounds and seeds."""
+        texts = [steps[i][k] for i, k, _ in keys]
+        key_seeds = [step_seed(candidate_seed(seeds[i], c), k) for i, k, c in keys]
+        return dict(zip(keys, self._sample(texts, lows, highs, told, key_seeds, settings), strict=True))
 
     def _sample(self, texts: list[str], lows: list[int], highs: list[int], told: list[int], seeds: list[int],
                 settings: SamplingSettings) -> list[list[int]]:  # fmt: skip
@@ -217,58 +254,6 @@ class TextToMotion:
                                    target_tokens=[told[r] for r in chunk]
                                    if self.generator.cfg.length_condition else None)  # fmt: skip
         return out
-
-    def _sample_steps(self, prompts: list[str], seconds: list[float | None], rows: list[tuple[int, int]],
-                      settings: SamplingSettings) -> tuple[list[list[int]], list[list[dict] | None]]:  # fmt: skip
-        """Step-by-step sampling: per row (prompt, seed), its tokens and its steps' spans. A prompt of one step, or
-        asked to last less than one token per step, is sampled whole as without `compose`."""
-        steps = []
-        for prompt, s in zip(prompts, seconds, strict=True):
-            parts = split_steps(prompt)
-            fits = s is None or round(s / self.seconds_per_token) >= len(parts)
-            steps.append(parts if len(parts) > 1 and fits else None)
-        pieces = self._steps_at_chosen_lengths(prompts, seconds, rows, steps, settings)
-        self._fit_steps_to_duration(seconds, rows, steps, pieces, settings)
-        tokens = [[code for piece in row for code in piece] for row in pieces]
-        spans = [None if steps[i] is None else _step_spans(steps[i], pieces[r], self.seconds_per_token)
-                 for r, (i, _) in enumerate(rows)]  # fmt: skip
-        return tokens, spans
-
-    def _steps_at_chosen_lengths(self, prompts, seconds, rows, steps, settings) -> list[list[list[int]]]:
-        """Pass 1: per row, the token lists of its steps, each at the length the model chooses (a prompt sampled
-        whole is one step with the usual length bounds)."""
-        lows, highs, told = self._length_bounds(seconds)
-        longest = self.generator.cfg.max_motion_tokens
-        items = []  # (row, text, lowest, highest, told, seed)
-        for r, (i, seed) in enumerate(rows):
-            if steps[i] is None:
-                items.append((r, prompts[i], lows[i], highs[i], told[i], seed))
-            else:
-                items += [(r, text, 1, longest, 0, step_seed(seed, k)) for k, text in enumerate(steps[i])]
-        columns = [list(column) for column in zip(*items, strict=True)]
-        pieces = [[] for _ in rows]
-        for r, piece in zip(columns[0], self._sample(*columns[1:], settings), strict=True):
-            pieces[r].append(piece)
-        return pieces
-
-    def _fit_steps_to_duration(self, seconds, rows, steps, pieces, settings) -> None:
-        """Pass 2, in place: the steps of a row asked for a duration (or longer in all than the trained maximum)
-        re-sampled at exactly their pass-1 lengths scaled to that total."""
-        longest = self.generator.cfg.max_motion_tokens
-        redo = []  # (row, step, text, length, seed)
-        for r, (i, seed) in enumerate(rows):
-            natural = [len(piece) for piece in pieces[r]]
-            if steps[i] is None or (seconds[i] is None and sum(natural) <= longest):
-                continue
-            total = longest if seconds[i] is None else min(longest, round(seconds[i] / self.seconds_per_token))
-            for k, length in enumerate(share_tokens(natural, total)):
-                redo.append((r, k, steps[i][k], length, step_seed(seed, k)))
-        if not redo:
-            return
-        lengths = [x[3] for x in redo]
-        again = self._sample([x[2] for x in redo], lengths, lengths, lengths, [x[4] for x in redo], settings)
-        for (r, k, *_), piece in zip(redo, again, strict=True):
-            pieces[r][k] = piece
 
     def settings(self, **overrides) -> SamplingSettings:
         """The pipeline's sampling defaults with the fields in `overrides` that are not None replaced."""
@@ -319,25 +304,35 @@ def share_tokens(natural: list[int], total: int) -> list[int]:
     return shares.tolist()
 
 
-def _step_spans(texts: list[str], pieces: list[list[int]], seconds_per_token: float) -> list[dict]:
-    """Each step's text and its time span in the joined motion, seconds."""
-    bounds = np.cumsum([0] + [len(piece) for piece in pieces]) * seconds_per_token
-    return [{"text": t, "start": round(float(a), 3), "end": round(float(b), 3)}
-            for t, a, b in zip(texts, bounds[:-1], bounds[1:], strict=True)]  # fmt: skip
+def _choose_pieces(reranker, steps: list[list[str]], pieces: dict, n: int, decode) -> dict:
+    """Per (prompt, step): (candidate, similarity) of the piece whose decoded motion the reranker finds closest
+    to the step's words (cosine similarity: the evaluator's embeddings are unit vectors); candidate 0 without one."""
+    pairs = [(i, k) for i in range(len(steps)) for k in range(len(steps[i]))]
+    if reranker is None:
+        return {pair: (0, None) for pair in pairs}
+    keys = [(i, k, c) for i, k in pairs for c in range(n)]
+    motions = []
+    for start in range(0, len(keys), MAX_ROWS):
+        motions += decode([pieces[key] for key in keys[start : start + MAX_ROWS]])
+    text = reranker.text_embeddings([steps[i][k] for i, k in pairs])  # (P, E)
+    scores = np.einsum("pne,pe->pn", reranker.motion_embeddings(motions).reshape(len(pairs), n, -1), text)
+    return {pair: (int(row.argmax()), float(row.max())) for pair, row in zip(pairs, scores, strict=True)}
 
 
-def _keep_closest(reranker, prompts: list[str], motions: list[Motion], n: int) -> list[Motion]:
-    """Of the n consecutive candidates of each prompt, the one whose evaluator embedding is closest to the
-    prompt's (cosine similarity; the evaluator's embeddings are unit vectors)."""
-    text = reranker.text_embeddings(prompts)  # (B, E)
-    motion = reranker.motion_embeddings(motions).reshape(len(prompts), n, -1)  # (B, n, E)
-    scores = np.einsum("bne,be->bn", motion, text)
-    kept = []
-    for b, c in enumerate(scores.argmax(axis=1)):
-        best = motions[b * n + int(c)]
-        best.meta.update(candidate=int(c), candidates=n, similarity=float(scores[b, c]))
-        kept.append(best)
-    return kept
+def _choice_meta(texts: list[str], pieces: dict, chosen: dict, i: int, n: int, seconds_per_token: float) -> dict:
+    """What prompt i kept: with best of n, which candidate and its similarity (per step for a split prompt); for
+    a split prompt, each step's words and time span in the joined motion, seconds."""
+    if len(texts) == 1:
+        c, similarity = chosen[i, 0]
+        return {"candidate": c, "candidates": n, "similarity": similarity} if n > 1 else {}
+    lengths = [len(pieces[i, k, chosen[i, k][0]]) for k in range(len(texts))]
+    bounds = np.cumsum([0] + lengths) * seconds_per_token
+    steps = []
+    for k, text in enumerate(texts):
+        steps.append({"text": text, "start": round(float(bounds[k]), 3), "end": round(float(bounds[k + 1]), 3)})
+        if n > 1:
+            steps[-1].update(candidate=chosen[i, k][0], similarity=chosen[i, k][1])
+    return {"steps": steps, "candidates": n} if n > 1 else {"steps": steps}
 
 
 def _check_prompts(prompts: list[str]) -> None:
