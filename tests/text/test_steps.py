@@ -16,6 +16,10 @@ from motionmill.text.steps import split_steps
     ("someone waves before jumping", ["someone waves", "jumping"]),
     ("A man walks. Next, he jogs! Then he runs; finally, he stops.", ["A man walks", "he jogs", "he runs", "he stops"]),
     ("She jogs and then turns around followed by a bow", ["She jogs", "turns around", "a bow"]),
+    ("The person jumps, claps and then bows.", ["The person jumps", "claps", "bows"]),  # a listed sequence
+    ("Lifting a box, throwing a ball, then skipping.", ["Lifting a box", "throwing a ball", "skipping"]),
+    ("After jumping, she waves, claps and then bows", ["jumping", "she waves", "claps", "bows"]),
+    ("a man kicks before side-stepping", ["a man kicks", "side-stepping"]),
 ])  # fmt: skip
 def test_sequences_split_in_order_without_their_connectives(text, steps):
     assert split_steps(text) == steps
@@ -27,6 +31,7 @@ def test_sequences_split_in_order_without_their_connectives(text, steps):
     "a person stands before a door",  # "before" + a noun is a place, not an order
     "someone strengthens the arms",  # "then" inside a word
     "a person is running as he waves",
+    "a person, tired and slow, walks to the left",  # commas without a sequencing word list no steps
 ])  # fmt: skip
 def test_single_actions_stay_whole(text):
     assert split_steps(text) == [text]
