@@ -311,11 +311,11 @@ def _choose_pieces(reranker, steps: list[list[str]], pieces: dict, n: int, decod
     if reranker is None:
         return {pair: (0, None) for pair in pairs}
     keys = [(i, k, c) for i, k in pairs for c in range(n)]
-    motions = []
-    for start in range(0, len(keys), MAX_ROWS):
-        motions += decode([pieces[key] for key in keys[start : start + MAX_ROWS]])
+    motion = []
+    for start in range(0, len(keys), MAX_ROWS):  # only embeddings are kept: many candidates fit in memory
+        motion.append(reranker.motion_embeddings(decode([pieces[key] for key in keys[start : start + MAX_ROWS]])))
     text = reranker.text_embeddings([steps[i][k] for i, k in pairs])  # (P, E)
-    scores = np.einsum("pne,pe->pn", reranker.motion_embeddings(motions).reshape(len(pairs), n, -1), text)
+    scores = np.einsum("pne,pe->pn", np.concatenate(motion).reshape(len(pairs), n, -1), text)
     return {pair: (int(row.argmax()), float(row.max())) for pair, row in zip(pairs, scores, strict=True)}
 
 
