@@ -12,10 +12,11 @@ Candidate 0 is the motion plain sampling gives for the same seed, so N = 1 is ex
 
 Step by step (`compose=True`): a prompt that lists actions in order ("walks forward, then turns left and sits
 down"; `motionmill.text.steps`) is sampled one step at a time from each step's own words, and the steps' tokens are
-joined before decoding, so the decoder blends the joins. A first pass lets the model choose each step's length; when
-a duration is asked (or the steps could exceed the trained maximum), a second pass re-samples the steps at those
-lengths (the median over candidates) scaled to the total. With best of N, each step keeps the candidate closest to
-its own words. The motion's meta records each step's text and time span.
+joined before decoding, so the decoder blends the joins. A first pass lets the model choose each step's length (so
+without a duration, a prompt of several steps may last longer than the trained maximum of one sequence); when a
+duration is asked, a second pass re-samples the steps at those lengths (the median over candidates) scaled to it.
+With best of N, each step keeps the candidate closest to its own words. The motion's meta records each step's text
+and time span.
 
 Shape legend: B prompts, L text tokens, N motion tokens, T frames, F features.
 """
@@ -206,8 +207,8 @@ class TextToMotion:
 
     def _sample_pieces(self, prompts, seconds, seeds, steps, settings) -> dict[tuple[int, int, int], list[int]]:
         """Token lists keyed (prompt, step, candidate). A prompt sampled whole gets the usual length bounds; the
-        steps of a split prompt first get the lengths the model chooses, then, when a duration is asked (or they
-        exceed the trained maximum in all), are re-sampled at the median chosen lengths scaled to that total."""
+        steps of a split prompt get the lengths the model chooses, then, when a duration is asked, are re-sampled at
+        the median chosen lengths scaled to it."""
         n, longest = settings.candidates, self.generator.cfg.max_motion_tokens
         lows, highs, told = self._length_bounds(seconds)
         keys = [(i, k, c) for i in range(len(prompts)) for k in range(len(steps[i])) for c in range(n)]
@@ -215,13 +216,10 @@ class TextToMotion:
         pieces = self._sample_keys(steps, seeds, keys, *(list(b) for b in zip(*bounds, strict=True)), settings)
         redo, lengths = [], []
         for i in range(len(prompts)):
-            if len(steps[i]) == 1:
+            if len(steps[i]) == 1 or seconds[i] is None:
                 continue
-            sampled = [[len(pieces[i, k, c]) for c in range(n)] for k in range(len(steps[i]))]  # (step, candidate)
-            if seconds[i] is None and sum(max(step) for step in sampled) <= longest:
-                continue  # whichever candidates are kept, the motion fits
-            natural = [int(np.median(step)) for step in sampled]
-            total = longest if seconds[i] is None else min(longest, round(seconds[i] / self.seconds_per_token))
+            natural = [int(np.median([len(pieces[i, k, c]) for c in range(n)])) for k in range(len(steps[i]))]
+            total = min(longest, round(seconds[i] / self.seconds_per_token))
             for k, length in enumerate(share_tokens(natural, total)):
                 redo += [(i, k, c) for c in range(n)]
                 lengths += [length] * n
