@@ -126,6 +126,12 @@ def test_compose_from_the_command_line(composed_folder, tmp_path):
     assert record["steps"][-1]["end"] == pytest.approx(3.0) and record["duration"] == pytest.approx(3.0, abs=0.05)
 
 
+@pytest.mark.parametrize("seconds", [0, -1, 10_000, float("nan")])
+def test_bad_seconds_are_rejected_before_steps_are_split(pipe, seconds):
+    with pytest.raises(ValueError, match="seconds must be in"):
+        pipe(PROMPT, seconds=seconds, compose=True)
+
+
 def test_compose_must_be_a_boolean():
     from motionmill.inference.pipeline import SamplingSettings
 

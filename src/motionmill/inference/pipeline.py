@@ -186,8 +186,9 @@ class TextToMotion:
         if len(seconds) != len(prompts) or len(seeds) != len(prompts):
             raise ValueError(f"got {len(prompts)} prompts but {len(seconds)} durations and {len(seeds)} seeds")
         reranker = self.reranker() if settings.candidates > 1 else None  # fails before any sampling without one
+        bounds = self._length_bounds(seconds)  # validates every duration before any is used
         steps = [self._steps(p, s) if settings.compose else [p] for p, s in zip(prompts, seconds, strict=True)]
-        pieces = self._sample_pieces(prompts, seconds, seeds, steps, settings)
+        pieces = self._sample_pieces(prompts, seconds, seeds, steps, bounds, settings)
         chosen = _choose_pieces(reranker, steps, pieces, settings.candidates, self.decode)
         motions = []
         for start in range(0, len(prompts), MAX_ROWS):  # bounds the decoder's memory
@@ -205,15 +206,15 @@ class TextToMotion:
         fits = seconds is None or round(seconds / self.seconds_per_token) >= len(steps)
         return steps if len(steps) > 1 and fits else [prompt]
 
-    def _sample_pieces(self, prompts, seconds, seeds, steps, settings) -> dict[tuple[int, int, int], list[int]]:
+    def _sample_pieces(self, prompts, seconds, seeds, steps, bounds, settings) -> dict[tuple[int, int, int], list[int]]:
         """Token lists keyed (prompt, step, candidate). A prompt sampled whole gets the usual length bounds; the
         steps of a split prompt get the lengths the model chooses, then, when a duration is asked, are re-sampled at
         the median chosen lengths scaled to it."""
         n, longest = settings.candidates, self.generator.cfg.max_motion_tokens
-        lows, highs, told = self._length_bounds(seconds)
+        lows, highs, told = bounds
         keys = [(i, k, c) for i in range(len(prompts)) for k in range(len(steps[i])) for c in range(n)]
-        bounds = [(lows[i], highs[i], told[i]) if len(steps[i]) == 1 else (1, longest, 0) for i, _, _ in keys]
-        pieces = self._sample_keys(steps, seeds, keys, *(list(b) for b in zip(*bounds, strict=True)), settings)
+        per_key = [(lows[i], highs[i], told[i]) if len(steps[i]) == 1 else (1, longest, 0) for i, _, _ in keys]
+        pieces = self._sample_keys(steps, seeds, keys, *(list(b) for b in zip(*per_key, strict=True)), settings)
         redo, lengths = [], []
         for i in range(len(prompts)):
             if len(steps[i]) == 1 or seconds[i] is None:
