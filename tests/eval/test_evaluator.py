@@ -16,6 +16,7 @@ from motionmill.eval import evaluator as evaluator_pkg
 from motionmill.eval.evaluator import Evaluator, load_evaluator
 from motionmill.eval.evaluator.tmr import EvaluatorConfig, TextMotionEvaluator, contrastive_loss, sinusoidal_positions
 from motionmill.motion.container import Motion
+from motionmill.text.details import change_detail
 from motionmill.training.evaluator import EvaluatorDataConfig
 from motionmill.training.loop import TrainConfig
 from motionmill.utils.config import build_dataclass, load_recipe
@@ -25,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TINY_RUN = {"model": {"preset": "tiny", "dim": 64, "ff": 128, "embed_dim": 64},
             "train": {"steps": 60, "batch_size": 16, "lr": 1.0e-3, "warmup_steps": 5, "log_every": 1,
                       "eval_every": 30, "ckpt_every": 30},
-            "data": {"eval_items": 32}}  # fmt: skip
+            "data": {"eval_items": 32, "mirror_pairs": True, "detail_negatives": True}}  # fmt: skip
 
 
 def _motion(seed: int, frames: int, fps: float = 30.0) -> Motion:
@@ -98,6 +99,27 @@ def test_contrastive_loss_matches_the_formula():
     unfiltered, _ = contrastive_loss(torch.from_numpy(t), torch.from_numpy(m), tau)
     assert math.isclose(unfiltered.item(), (nll(s, [np.arange(5)] * 5) + nll(s.T, [np.arange(5)] * 5)) / 2)
     assert 0 <= acc.item() <= 1
+
+
+def test_negative_texts_join_only_the_motion_to_text_denominators():
+    rng = np.random.default_rng(1)
+    t, m, n = (rng.normal(size=(k, 8)) for k in (4, 4, 3))
+    t, m, n = (a / np.linalg.norm(a, axis=1, keepdims=True) for a in (t, m, n))
+    tau = 0.2
+    own = np.zeros((4, 3), bool)
+    own[2, 0] = True  # negative 0 is motion 2's own caption: left out for motion 2
+
+    s = t @ m.T / tau
+    text_to_motion = np.mean([-(s[i, i] - np.log(np.exp(s[i]).sum())) for i in range(4)])
+    rows = []
+    for i in range(4):
+        scores = np.concatenate([s[:, i], (m[i] @ n.T / tau)[~own[i]]])
+        rows.append(-(s[i, i] - np.log(np.exp(scores).sum())))
+    expected = (text_to_motion + np.mean(rows)) / 2
+    loss, _ = contrastive_loss(*map(torch.from_numpy, (t, m)), tau, None, torch.from_numpy(n), torch.from_numpy(own))
+    assert math.isclose(loss.item(), expected, rel_tol=1e-9)
+    plain, _ = contrastive_loss(torch.from_numpy(t), torch.from_numpy(m), tau)
+    assert loss.item() > plain.item()  # more negatives can only raise the motion -> text term
 
 
 # ---- specs and recipes ----
@@ -189,3 +211,46 @@ def test_evaluator_protocol_on_texts_and_motions(run):
     assert ev.text_embeddings([]).shape == ev.motion_embeddings([]).shape == (0, 64)
     with pytest.raises(TypeError, match="texts must be a list"):
         ev.text_embeddings("a person walks")
+
+
+def test_mirror_pairs_follow_side_naming_items_with_swapped_captions():
+    from motionmill.motion.normalize import Normalizer
+    from motionmill.motion.skeleton import SMPL22
+    from motionmill.training.evaluator import add_mirror_pairs
+
+    motions = [_motion(seed, 30) for seed in range(3)]
+    stats = Normalizer.fit(np.concatenate([m.features for m in motions]))
+    texts = ["turns left", "jumps twice", "waves with the right hand"]
+    items = [{"text": t, "motion": torch.from_numpy(stats.normalize(m.features).astype(np.float32)), "length": 30}
+             for t, m in zip(texts, motions, strict=True)]  # fmt: skip
+    out = add_mirror_pairs(items, stats)
+    assert out[:3] == items and [it["text"] for it in out[3:]] == ["turns right", "waves with the left hand"]
+    for pair, source in zip(out[3:], (motions[0], motions[2]), strict=True):
+        joints = Motion(stats.denormalize(pair["motion"].double().numpy())).joints()
+        # the mirrored body: joint pairs swapped and x negated, compared through joints (not features)
+        np.testing.assert_allclose(joints, source.joints()[:, SMPL22.mirror_index] * [-1, 1, 1], atol=1e-4)
+
+
+class _FakeCache:
+    """Text states that identify their text: one token whose state is the text's length."""
+
+    def get(self, texts):
+        states = torch.tensor([[[float(len(t))] * 2] for t in texts], dtype=torch.float64)
+        return states, torch.ones(len(texts), 1, dtype=torch.bool)
+
+
+def test_detail_negatives_hold_changed_captions_with_ids_shared_with_equal_captions():
+    from motionmill.training.evaluator import make_collate, training_texts
+
+    texts = ["jumps twice", "jumps once", "walks forward", "jumps twice"]
+    items = [{"text": t, "motion": torch.zeros(5, 272), "length": 5, "clip": i} for i, t in enumerate(texts)]
+    batch = make_collate(_FakeCache(), detail_negatives=True)(items)
+    assert batch["text_id"].tolist() == [0, 1, 2, 0]
+    negatives = [change_detail(t) for t in ("jumps twice", "jumps once")]
+    assert negatives == ["jumps three times", "jumps twice"]  # the second is a true caption: it shares its id
+    assert batch["negative_id"].tolist() == [3, 0]
+    assert batch["negative_states"][:, 0, 0].tolist() == [float(len(t)) for t in negatives]
+    assert "negative_states" not in make_collate(_FakeCache())(items)
+    assert training_texts([[{"text": "turns left 2 times"}]], True, True) == {
+        "turns left 2 times", "turns right 2 times", change_detail("turns left 2 times"),
+        change_detail("turns right 2 times")}  # fmt: skip

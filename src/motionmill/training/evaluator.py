@@ -4,7 +4,12 @@ Data: one random caption per training clip per epoch, with the motion cut to the
 one, then randomly cropped to `max_frames` (300 = 10 s at 30 fps) if longer (`data.datasets.TextMotionDataset`);
 features are normalised with the corpus stats, which the checkpoint keeps. Text states come from the embedding
 cache, computed once per caption before training. Batches group clips of similar length (less padding); each
-batch is also a set of in-batch negatives, so the model cannot lean on length alone.
+batch is also a set of in-batch negatives, so the model cannot lean on length alone. With `data.mirror_pairs`, each
+clip whose caption names a side ("turns left", "waves with the right hand") is joined in its batch by its left/right
+mirror image captioned with the sides swapped (`text.sides`): a negative that differs from it only in side, which
+in-batch negatives of other clips seldom are. With `data.detail_negatives`, each caption that states a repetition
+count or a turn angle also brings that caption with the number changed (`text.details`, "claps twice" for "claps
+three times") as an extra text that no motion of the batch may match.
 
 Loss: symmetric InfoNCE with a fixed temperature, captions repeated in a batch excluded as negatives
 (`eval.evaluator.tmr.contrastive_loss`). Validation: R@1 and R@3 of text -> motion retrieval in batches of 32,
@@ -30,10 +35,20 @@ from motionmill.data.datasets import LengthBucketSampler, TextMotionDataset, col
 from motionmill.data.store import Corpus
 from motionmill.eval.evaluator.tmr import EvaluatorConfig, TextMotionEvaluator, contrastive_loss
 from motionmill.eval.metrics import r_precision
+from motionmill.motion.container import Motion
+from motionmill.text.details import change_detail
+from motionmill.text.sides import mirror_text, names_a_side
 from motionmill.training.loop import TrainConfig, train
 from motionmill.utils.config import build_dataclass, run_recipe, save_recipe
 
-__all__ = ["EvaluatorDataConfig", "evaluator_task", "make_collate", "train_evaluator"]
+__all__ = [
+    "EvaluatorDataConfig",
+    "add_mirror_pairs",
+    "evaluator_task",
+    "make_collate",
+    "train_evaluator",
+    "training_texts",
+]
 
 SECTIONS = ("model", "train", "data")
 PROTOCOL_BATCH = 32  # R-precision batch size of the HumanML3D protocol (spec/evaluation.md)
@@ -51,6 +66,11 @@ class EvaluatorDataConfig:
     """Longest motion in frames (10 s at 30 fps); longer ones are randomly cropped in training, cut at inference."""
     filter_same_text: bool = True
     """Do not treat pairs with the same caption text as negatives."""
+    mirror_pairs: bool = False
+    """Add to each training batch the mirror image of every clip whose caption names a side, with the sides of its
+    caption swapped (hard negatives for left/right)."""
+    detail_negatives: bool = False
+    """Add to each training batch, as texts no motion may match, its captions with one count or angle changed."""
     eval_items: int = 1024
     """Validation pairs scored at each evaluation (in batches of 32)."""
 
@@ -61,26 +81,68 @@ class EvaluatorDataConfig:
             raise ValueError(f"data.eval_items must be >= 2, got {self.eval_items}")
 
 
-def make_collate(cache):
+def add_mirror_pairs(items: list[dict], stats) -> list[dict]:
+    """`items`, then the mirror image of each item whose caption names a side, captioned with the sides swapped.
+
+    Items hold normalised features; the mirror is exact on de-normalised ones (`Motion.mirror`).
+    """
+    mirrored = []
+    for item in items:
+        if names_a_side(item["text"]):
+            features = Motion(stats.denormalize(item["motion"].double().numpy())).mirror().features
+            motion = torch.from_numpy(stats.normalize(features).astype(np.float32))
+            mirrored.append({**item, "text": mirror_text(item["text"]), "motion": motion})
+    return items + mirrored
+
+
+def make_collate(cache, mirror_stats=None, detail_negatives: bool = False):
     """Batches of {"text_states" (B, L, D), "text_mask" (B, L), "motion" (B, T, F), "motion_mask" (B, T),
-    "text_id" (B,)}, where equal caption texts share a text_id."""
+    "text_id" (B,)}, where equal caption texts share a text_id. With `mirror_stats` (the normaliser of the items'
+    features), side-naming items are followed by their mirror pairs (`add_mirror_pairs`); with `detail_negatives`,
+    the batch also has "negative_states" (K, L', D), "negative_mask" (K, L') and "negative_id" (K,): its captions
+    with one count or angle changed, ids shared with any equal caption of the batch."""
 
     def collate(items: list[dict]) -> dict:
+        if mirror_stats is not None:
+            items = add_mirror_pairs(items, mirror_stats)
         batch = collate_padded(items)
         states, mask = cache.get(batch["text"])
         ids = {text: i for i, text in enumerate(dict.fromkeys(batch["text"]))}
-        return {"text_states": states.float(), "text_mask": mask, "motion": batch["motion"],
-                "motion_mask": batch["mask"], "text_id": torch.tensor([ids[t] for t in batch["text"]])}  # fmt: skip
+        out = {"text_states": states.float(), "text_mask": mask, "motion": batch["motion"],
+               "motion_mask": batch["mask"], "text_id": torch.tensor([ids[t] for t in batch["text"]])}  # fmt: skip
+        negatives = list(dict.fromkeys(filter(None, map(change_detail, batch["text"])))) if detail_negatives else []
+        if negatives:
+            for text in negatives:
+                ids.setdefault(text, len(ids))
+            states, mask = cache.get(negatives)
+            out.update(negative_states=states.float(), negative_mask=mask,
+                       negative_id=torch.tensor([ids[t] for t in negatives]))  # fmt: skip
+        return out
 
     return collate
 
 
+def training_texts(captions: list[list[dict]], mirror_pairs: bool, detail_negatives: bool) -> set[str]:
+    """Every text a training batch may hold: the captions, their side-swapped forms, their changed details."""
+    texts = {c["text"] for clip in captions for c in clip}
+    if mirror_pairs:
+        texts |= {mirror_text(t) for t in texts if names_a_side(t)}
+    if detail_negatives:
+        texts |= set(filter(None, map(change_detail, texts)))
+    return texts
+
+
 def evaluator_task(model: TextMotionEvaluator, batch: dict, filter_same_text: bool = True):
-    """Symmetric InfoNCE of a batch of pairs; logs the in-batch text -> motion top-1 accuracy."""
+    """Symmetric InfoNCE of a batch of pairs (and its negative-only texts, if any); logs the in-batch text ->
+    motion top-1 accuracy."""
     text, motion = model(batch["text_states"], batch["text_mask"], batch["motion"], batch["motion_mask"])
     ids = batch["text_id"]
     same = ids[:, None] == ids[None, :] if filter_same_text else None
-    loss, accuracy = contrastive_loss(text, motion, model.cfg.temperature, same)
+    negatives = negative_same = None
+    if "negative_states" in batch:
+        negatives = model.encode_text(batch["negative_states"], batch["negative_mask"])
+        negative_same = ids[:, None] == batch["negative_id"][None, :]  # a changed caption equal to a true one
+    loss, accuracy = contrastive_loss(text, motion, model.cfg.temperature, same, negatives, negative_same)
     return loss, {"batch_acc": accuracy.item()}
 
 
@@ -125,8 +187,10 @@ def train_evaluator(config: str | None, corpus: str, out: str, steps: int | None
     val_split = "val" if len(data.indices("val", min_frames=data_cfg.min_frames)) >= 2 else "train"
     val = TextMotionDataset(data, val_split, data_cfg.min_frames, data_cfg.max_frames, stats, seed=12345)
     cache = EmbeddingCache(Path(corpus) / "text_cache", encoder)
-    cache.precompute(sorted({c["text"] for captions in dataset.texts + val.texts for c in captions}))
+    texts = training_texts(dataset.texts, data_cfg.mirror_pairs, data_cfg.detail_negatives)
+    cache.precompute(sorted(texts | {c["text"] for clip in val.texts for c in clip}))
     collate = make_collate(cache)
+    train_collate = make_collate(cache, stats if data_cfg.mirror_pairs else None, data_cfg.detail_negatives)
     sampler = LengthBucketSampler(dataset.lengths(), train_cfg.batch_size, seed=train_cfg.seed)
     info = {"text_encoder": data_cfg.text_encoder, "fps": float(data.manifest.get("fps", 30.0)),
             "max_frames": data_cfg.max_frames}  # fmt: skip
@@ -138,5 +202,5 @@ def train_evaluator(config: str | None, corpus: str, out: str, steps: int | None
         return _evaluate(model, val, collate, data_cfg.eval_items)
 
     return train(TextMotionEvaluator(model_cfg), task, dataset, train_cfg, run,
-                 lambda m, folder: save_evaluator(m, folder, stats, info), collate_fn=collate,
+                 lambda m, folder: save_evaluator(m, folder, stats, info), collate_fn=train_collate,
                  batch_sampler=sampler, evaluate=evaluate, progress=progress)  # fmt: skip

@@ -150,7 +150,8 @@ class TextMotionEvaluator(nn.Module):
 
 
 def contrastive_loss(text: torch.Tensor, motion: torch.Tensor, temperature: float,
-                     same: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+                     same: torch.Tensor | None = None, negatives: torch.Tensor | None = None,
+                     negative_same: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """Symmetric InfoNCE over the in-batch pairs (text i, motion i).
 
     Args:
@@ -158,6 +159,9 @@ def contrastive_loss(text: torch.Tensor, motion: torch.Tensor, temperature: floa
         temperature: the softmax temperature of the cosine similarities.
         same: optional (B, B) bool, True where two rows share a caption; those off-diagonal pairs are left out of
             both softmax denominators instead of being pushed apart.
+        negatives: optional (K, E) unit vectors of texts that match no motion; they join the denominators of
+            motion -> text only.
+        negative_same: optional (B, K) bool, True where negative k is motion i's own caption (left out).
 
     Returns:
         (loss, top-1 accuracy of text -> motion retrieval in the batch).
@@ -166,7 +170,13 @@ def contrastive_loss(text: torch.Tensor, motion: torch.Tensor, temperature: floa
     if same is not None:
         eye = torch.eye(len(text), dtype=torch.bool, device=text.device)
         logits = logits.masked_fill(same & ~eye, float("-inf"))
+    motion_to_text = logits.T
+    if negatives is not None:
+        extra = motion @ negatives.T / temperature  # (B, K)
+        if negative_same is not None:
+            extra = extra.masked_fill(negative_same, float("-inf"))
+        motion_to_text = torch.cat([motion_to_text, extra], dim=1)
     labels = torch.arange(len(text), device=text.device)
-    loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+    loss = (F.cross_entropy(logits, labels) + F.cross_entropy(motion_to_text, labels)) / 2
     accuracy = (logits.argmax(dim=1) == labels).float().mean()
     return loss, accuracy
