@@ -223,7 +223,8 @@ def _export_pipeline_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compose", action=argparse.BooleanOptionalAction, default=None, help="sample prompts that "
                    "list actions in order step by step by default (off)")  # fmt: skip
     p.add_argument("--reranker", default=None, help="evaluator that ranks best-of-N candidates: builtin (the "
-                   "shipped one) or an evaluator run or folder, copied into the pipeline")  # fmt: skip
+                   "shipped one) or an evaluator run or folder, copied into the pipeline; several joined by + "
+                   "rank by their mean similarity")  # fmt: skip
 
 
 def export_evaluator(run: str, out: str) -> None:

@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TINY_RUN = {"model": {"preset": "tiny", "dim": 64, "ff": 128, "embed_dim": 64},
             "train": {"steps": 60, "batch_size": 16, "lr": 1.0e-3, "warmup_steps": 5, "log_every": 1,
                       "eval_every": 30, "ckpt_every": 30},
-            "data": {"eval_items": 32, "mirror_pairs": True, "detail_negatives": True}}  # fmt: skip
+            "data": {"eval_items": 32, "mirror_pairs": True, "detail_negatives": True,
+                     "twin_negatives": True}}  # fmt: skip
 
 
 def _motion(seed: int, frames: int, fps: float = 30.0) -> Motion:
@@ -120,6 +121,68 @@ def test_negative_texts_join_only_the_motion_to_text_denominators():
     assert math.isclose(loss.item(), expected, rel_tol=1e-9)
     plain, _ = contrastive_loss(torch.from_numpy(t), torch.from_numpy(m), tau)
     assert loss.item() > plain.item()  # more negatives can only raise the motion -> text term
+
+
+def test_negative_motions_join_only_the_text_to_motion_denominators():
+    rng = np.random.default_rng(2)
+    t, m, n = (rng.normal(size=(k, 8)) for k in (4, 4, 2))
+    t, m, n = (a / np.linalg.norm(a, axis=1, keepdims=True) for a in (t, m, n))
+    tau = 0.2
+    s = t @ m.T / tau
+    text_to_motion = np.mean([-(s[i, i] - np.log(np.exp(np.concatenate([s[i], t[i] @ n.T / tau])).sum()))
+                              for i in range(4)])  # fmt: skip
+    motion_to_text = np.mean([-(s[i, i] - np.log(np.exp(s[:, i]).sum())) for i in range(4)])
+    tt, mm, nn = map(torch.from_numpy, (t, m, n))
+    loss, _ = contrastive_loss(tt, mm, tau, negative_motions=nn)
+    assert math.isclose(loss.item(), (text_to_motion + motion_to_text) / 2, rel_tol=1e-9)
+    assert loss.item() > contrastive_loss(tt, mm, tau)[0].item()
+
+
+class _Fixed:
+    """An evaluator whose embeddings are rows of fixed tables, picked by the item (an int)."""
+
+    def __init__(self, name, texts, motions):
+        self.name, self.dim, self.texts, self.motions = name, texts.shape[1], texts, motions
+
+    def text_embeddings(self, items):
+        return self.texts[items]
+
+    def motion_embeddings(self, items):
+        return self.motions[items]
+
+
+def test_an_ensemble_ranks_by_the_mean_of_its_members_cosines():
+    from motionmill.eval.evaluator import EvaluatorEnsemble
+
+    rng = np.random.default_rng(3)
+    members = [_Fixed(f"e{k}", rng.normal(size=(4, d)), rng.normal(size=(6, d))) for k, d in enumerate((5, 8, 3))]
+    ensemble = EvaluatorEnsemble(members)
+    assert ensemble.name == "e0+e1+e2" and ensemble.dim == 16
+
+    def cosine(a, b):
+        return a @ b.T / np.outer(np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1))
+
+    expected = np.mean([cosine(m.texts, m.motions) for m in members], axis=0)
+    t, m = ensemble.text_embeddings([0, 1, 2, 3]), ensemble.motion_embeddings(list(range(6)))
+    np.testing.assert_allclose(t @ m.T, expected, atol=1e-12)
+    np.testing.assert_allclose(np.linalg.norm(t, axis=1), 1.0)
+    with pytest.raises(ValueError, match="at least 2 members"):
+        EvaluatorEnsemble(members[:1])
+
+
+def test_a_spec_joined_by_plus_loads_an_ensemble():
+    from motionmill.eval.evaluator import BUILTIN_EVALUATOR, EvaluatorEnsemble
+
+    ensemble = load_evaluator(f"builtin+{BUILTIN_EVALUATOR}")
+    assert isinstance(ensemble, EvaluatorEnsemble) and ensemble.dim == 2 * load_evaluator("builtin").dim
+    motions = [_motion(0, 60), _motion(1, 90)]
+    single = load_evaluator("builtin")
+    # two copies of one evaluator: the mean of equal cosines is that cosine
+    np.testing.assert_allclose(ensemble.text_embeddings(["a person walks"]) @ ensemble.motion_embeddings(motions).T,
+                               single.text_embeddings(["a person walks"]) @ single.motion_embeddings(motions).T,
+                               atol=1e-6)  # fmt: skip
+    with pytest.raises(FileNotFoundError, match="'nowhere': no such folder"):
+        load_evaluator("builtin+nowhere")
 
 
 # ---- specs and recipes ----
@@ -254,3 +317,25 @@ def test_detail_negatives_hold_changed_captions_with_ids_shared_with_equal_capti
     assert training_texts([[{"text": "turns left 2 times"}]], True, True) == {
         "turns left 2 times", "turns right 2 times", change_detail("turns left 2 times"),
         change_detail("turns right 2 times")}  # fmt: skip
+
+
+def test_twin_windows_play_the_items_frames_in_the_twin():
+    from motionmill.synth.twins import Twin
+    from motionmill.training.evaluator import make_collate, twin_items
+
+    # a 2-segment clip of 40 + 60 frames whose twin stretches the second segment to 120 frames (changed)
+    features = np.arange(160 * 272, dtype=np.float16).reshape(160, 272) % 1000
+    changed = np.arange(160) >= 40
+    twin = Twin(features, changed, np.array([0, 40, 100]), np.array([0, 40, 160]))
+    items = [{"text": "a", "motion": torch.zeros(100, 272), "length": 100, "clip": 7, "start": 0},  # whole clip
+             {"text": "b", "motion": torch.zeros(60, 272), "length": 60, "clip": 7, "start": 40},  # changed segment
+             {"text": "c", "motion": torch.zeros(40, 272), "length": 40, "clip": 7, "start": 0},  # unchanged one
+             {"text": "d", "motion": torch.zeros(30, 272), "length": 30, "clip": 8, "start": 0}]  # no twin  # fmt: skip
+    windows = twin_items(items, {7: twin}, max_frames=300)
+    assert [len(w) for w in windows] == [160, 120]
+    np.testing.assert_array_equal(windows[1].numpy(), features[40:160].astype(np.float32))
+    assert [len(w) for w in twin_items(items, {7: twin}, max_frames=100)] == [100, 100]
+    batch = make_collate(_FakeCache(), twins={7: twin})(items)
+    assert batch["negative_motion"].shape == (2, 160, 272)
+    assert batch["negative_motion_mask"].sum(1).tolist() == [160, 120]
+    assert "negative_motion" not in make_collate(_FakeCache())(items)

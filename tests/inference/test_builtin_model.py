@@ -30,7 +30,7 @@ def test_shipped_files_stay_under_40_mb():
     assert size < 40e6
     info = json.loads((BUILTIN_MODEL / "pipeline.json").read_text())
     assert info["text_encoder"] == "minilm" and info["sampling"]["guidance"] > 1  # guided by default
-    assert info["reranker"] == "builtin" and info["sampling"]["candidates"] > 1  # best of N by default
+    assert info["reranker"] == "builtin+reranker" and info["sampling"]["candidates"] > 1  # best of N by default
     assert info["sampling"]["compose"] is True  # step by step by default
 
 

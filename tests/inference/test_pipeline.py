@@ -212,6 +212,23 @@ def test_a_copied_reranker_travels_with_the_folder(pipe_folder, tmp_path):
     assert moved.reranker().name == str(tmp_path / "b" / "reranker")
 
 
+def test_an_ensemble_reranker_is_copied_member_by_member(pipe_folder, tmp_path):
+    from motionmill.eval.evaluator import BUILTIN_EVALUATOR, EvaluatorEnsemble
+
+    runs, member = pipe_folder.parent, str(BUILTIN_EVALUATOR)
+    assert main(["export", "pipeline", "--tokenizer", str(runs / "tok"), "--generator", str(runs / "gen"),
+                 "--out", str(tmp_path / "a"), "--reranker", f"builtin+{member}+{member}"]) == 0  # fmt: skip
+    assert json.loads((tmp_path / "a" / "pipeline.json").read_text())["reranker"] == "builtin+reranker+reranker-2"
+    (tmp_path / "a").rename(tmp_path / "b")
+    moved = TextToMotion.from_pretrained(tmp_path / "b")
+    ranker = moved.reranker()
+    assert isinstance(ranker, EvaluatorEnsemble) and len(ranker.members) == 3
+    assert [m.name for m in ranker.members[1:]] == [str(tmp_path / "b" / n) for n in ("reranker", "reranker-2")]
+    moved.save_pretrained(tmp_path / "b")  # saving over itself keeps the copies
+    assert TextToMotion.from_pretrained(tmp_path / "b").reranker_spec == moved.reranker_spec
+    assert moved("a person kicks", seed=1, candidates=2)[0].meta["candidates"] == 2
+
+
 def test_generate_command_records_the_candidates(reranked_folder, tmp_path):
     out = tmp_path / "gen"
     assert main(["generate", "a person jumps", "--model", str(reranked_folder), "--out", str(out),

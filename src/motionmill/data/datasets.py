@@ -93,7 +93,7 @@ class TextMotionDataset(Dataset):
         return np.minimum([self.corpus.frames(int(i)) for i in self.clips], self.max_frames)
 
     def __getitem__(self, index: int) -> dict:
-        """{"text": str, "motion": (T, F) float32, "length": T, "clip": row index}."""
+        """{"text": str, "motion": (T, F) float32, "length": T, "clip": row index, "start": first frame}."""
         rng = _rng(self.seed, self.epoch, index)
         clip, fps = int(self.clips[index]), float(self.fps[index])
         caption = self.texts[index][int(rng.integers(len(self.texts[index])))]
@@ -105,7 +105,7 @@ class TextMotionDataset(Dataset):
         if self.normalizer is not None:
             x = self.normalizer.normalize(x)
         return {"text": caption["text"], "motion": torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)),
-                "length": x.shape[0], "clip": clip}  # fmt: skip
+                "length": x.shape[0], "clip": clip, "start": start}  # fmt: skip
 
     def _span(self, caption: dict, clip: int, fps: float) -> tuple[int, int]:
         n = self.corpus.frames(clip)

@@ -105,8 +105,8 @@ class TextToMotion:
             raise ValueError(f"{folder}: text encoder {info['text_encoder']} gives {encoder.dim}-d states but the "
                              f"generator expects {generator.cfg.text_dim}")  # fmt: skip
         reranker = info.get("reranker")
-        if reranker and reranker != "builtin":
-            reranker = str(folder / reranker)  # stored relative to the folder, so the folder can move
+        if reranker:  # members other than builtin are stored relative to the folder, so the folder can move
+            reranker = "+".join(m if m == "builtin" else str(folder / m) for m in reranker.split("+"))
         return cls(tokenizer, stats, generator, encoder, info.get("fps", 30.0), str(path),
                    info.get("sampling"), reranker).to(device)  # fmt: skip
 
@@ -357,19 +357,29 @@ def _write_pipeline(folder, tokenizer, stats, generator, text_encoder_spec: str,
     save_generator(generator, folder / "generator")
     info = {"text_encoder": text_encoder_spec, "fps": fps, "sampling": asdict(settings)}
     if reranker:
-        info["reranker"] = "builtin" if reranker == "builtin" else _copy_reranker(reranker, folder / "reranker")
+        info["reranker"] = _copy_rerankers(reranker, folder)
     atomic_write(folder / "pipeline.json", json.dumps(info, indent=2) + "\n")  # written last: marks it complete
     return folder
 
 
-def _copy_reranker(spec: str, out: Path) -> str:
-    """Copy our evaluator at `spec` (a training run or an exported folder) into `out`; its name in pipeline.json."""
+def _copy_rerankers(spec: str, folder: Path) -> str:
+    """Copy the evaluators of reranker `spec` (one, or an ensemble joined by "+"; each a training run or an
+    exported folder) into `folder`/reranker, reranker-2, ...; returns the spec pipeline.json keeps ("builtin"
+    stays a name: the package ships it)."""
     from motionmill.checkpoints.evaluator import load_evaluator_folder, save_evaluator
 
-    if Path(spec).resolve() != out.resolve():
-        model, stats, info = load_evaluator_folder(spec)
-        save_evaluator(model, out, stats, info)
-    return out.name
+    names = []
+    for member in spec.split("+"):
+        if member == "builtin":
+            names.append(member)
+            continue
+        copied = sum(name != "builtin" for name in names)
+        out = folder / ("reranker" if copied == 0 else f"reranker-{copied + 1}")
+        if Path(member).resolve() != out.resolve():
+            model, stats, info = load_evaluator_folder(member)
+            save_evaluator(model, out, stats, info)
+        names.append(out.name)
+    return "+".join(names)
 
 
 def assemble_pipeline(tokenizer: str | Path, generator: str | Path, out: str | Path, text_encoder: str = "minilm",

@@ -9,7 +9,11 @@ clip whose caption names a side ("turns left", "waves with the right hand") is j
 mirror image captioned with the sides swapped (`text.sides`): a negative that differs from it only in side, which
 in-batch negatives of other clips seldom are. With `data.detail_negatives`, each caption that states a repetition
 count or a turn angle also brings that caption with the number changed (`text.details`, "claps twice" for "claps
-three times") as an extra text that no motion of the batch may match.
+three times") as an extra text that no motion of the batch may match. With `data.twin_negatives` (built-in
+corpora only), each clip whose caption names a modifier brings its twin (`synth.twins`: the same clip with one named
+detail per segment changed, "turns 180 degrees" for "turns 90 degrees", played over the same caption span) as an
+extra motion that no caption of the batch may match: it teaches the motion side to tell counts, angles, speeds and
+sides apart, which a best-of-N reranker needs.
 
 Loss: symmetric InfoNCE with a fixed temperature, captions repeated in a batch excluded as negatives
 (`eval.evaluator.tmr.contrastive_loss`). Validation: R@1 and R@3 of text -> motion retrieval in batches of 32,
@@ -24,6 +28,7 @@ Shape legend: B batch, L text tokens, T frames, F features, E embedding width.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +41,7 @@ from motionmill.data.store import Corpus
 from motionmill.eval.evaluator.tmr import EvaluatorConfig, TextMotionEvaluator, contrastive_loss
 from motionmill.eval.metrics import r_precision
 from motionmill.motion.container import Motion
+from motionmill.synth.twins import Twin, twin_motion
 from motionmill.text.details import change_detail
 from motionmill.text.sides import mirror_text, names_a_side
 from motionmill.training.loop import TrainConfig, train
@@ -44,6 +50,7 @@ from motionmill.utils.config import build_dataclass, run_recipe, save_recipe
 __all__ = [
     "EvaluatorDataConfig",
     "add_mirror_pairs",
+    "builtin_twins",
     "evaluator_task",
     "make_collate",
     "train_evaluator",
@@ -71,6 +78,9 @@ class EvaluatorDataConfig:
     caption swapped (hard negatives for left/right)."""
     detail_negatives: bool = False
     """Add to each training batch, as texts no motion may match, its captions with one count or angle changed."""
+    twin_negatives: bool = False
+    """Add to each training batch, as motions no caption may match, the twins of its clips (`synth.twins`: one
+    named detail changed per segment); needs a built-in corpus."""
     eval_items: int = 1024
     """Validation pairs scored at each evaluation (in batches of 32)."""
 
@@ -95,14 +105,52 @@ def add_mirror_pairs(items: list[dict], stats) -> list[dict]:
     return items + mirrored
 
 
-def make_collate(cache, mirror_stats=None, detail_negatives: bool = False):
+def builtin_twins(corpus: Corpus, rows, stats, progress: bool = True) -> dict[int, Twin]:
+    """Twins (`synth.twins.twin_motion`) of the built-in clips among corpus `rows`, features normalised with
+    `stats` and kept as float16 (about 2 GB for 16,000 clips); clips of other sources, and clips that name no
+    detail, have none."""
+    from tqdm import tqdm
+
+    twins = {}
+    for row in tqdm(rows, desc="twins", unit="clip", disable=not progress):
+        source, _, rest = str(corpus.table.column("id")[int(row)]).partition("/")
+        if source != "builtin":
+            continue
+        seed, _, key = rest.partition("/")
+        twin = twin_motion(int(seed), int(key))
+        if twin is not None:
+            features = stats.normalize(twin.features).astype(np.float16)
+            twins[int(row)] = dataclasses.replace(twin, features=features)
+    return twins
+
+
+def twin_items(items: list[dict], twins: dict[int, Twin], max_frames: int) -> list[torch.Tensor]:
+    """The twin windows of `items` (normalised features) that play a changed segment for at least a second or
+    half the window: what the item's frames [start, start + length) become in its clip's twin, at most
+    `max_frames` long."""
+    out = []
+    for item in items:
+        twin = twins.get(int(item["clip"]))
+        if twin is None:
+            continue
+        start, stop = twin.window(item["start"], item["start"] + item["length"])
+        stop = min(stop, start + max_frames)
+        if twin.changed[start:stop].sum() >= min(30, (stop - start) // 2):
+            out.append(torch.from_numpy(twin.features[start:stop].astype(np.float32)))
+    return out
+
+
+def make_collate(cache, mirror_stats=None, detail_negatives: bool = False, twins: dict[int, Twin] | None = None,
+                 max_frames: int = 300):  # fmt: skip
     """Batches of {"text_states" (B, L, D), "text_mask" (B, L), "motion" (B, T, F), "motion_mask" (B, T),
     "text_id" (B,)}, where equal caption texts share a text_id. With `mirror_stats` (the normaliser of the items'
     features), side-naming items are followed by their mirror pairs (`add_mirror_pairs`); with `detail_negatives`,
     the batch also has "negative_states" (K, L', D), "negative_mask" (K, L') and "negative_id" (K,): its captions
-    with one count or angle changed, ids shared with any equal caption of the batch."""
+    with one count or angle changed, ids shared with any equal caption of the batch; with `twins` (row -> Twin,
+    `builtin_twins`), "negative_motion" (M, T', F) and "negative_motion_mask" (M, T'): its clips' twin windows."""
 
     def collate(items: list[dict]) -> dict:
+        extra_motions = twin_items(items, twins, max_frames) if twins else []
         if mirror_stats is not None:
             items = add_mirror_pairs(items, mirror_stats)
         batch = collate_padded(items)
@@ -117,6 +165,9 @@ def make_collate(cache, mirror_stats=None, detail_negatives: bool = False):
             states, mask = cache.get(negatives)
             out.update(negative_states=states.float(), negative_mask=mask,
                        negative_id=torch.tensor([ids[t] for t in negatives]))  # fmt: skip
+        if extra_motions:
+            padded = collate_padded([{"text": "", "motion": m, "length": len(m), "clip": -1} for m in extra_motions])
+            out.update(negative_motion=padded["motion"], negative_motion_mask=padded["mask"])
         return out
 
     return collate
@@ -133,8 +184,8 @@ def training_texts(captions: list[list[dict]], mirror_pairs: bool, detail_negati
 
 
 def evaluator_task(model: TextMotionEvaluator, batch: dict, filter_same_text: bool = True):
-    """Symmetric InfoNCE of a batch of pairs (and its negative-only texts, if any); logs the in-batch text ->
-    motion top-1 accuracy."""
+    """Symmetric InfoNCE of a batch of pairs (and its negative-only texts and motions, if any); logs the in-batch
+    text -> motion top-1 accuracy."""
     text, motion = model(batch["text_states"], batch["text_mask"], batch["motion"], batch["motion_mask"])
     ids = batch["text_id"]
     same = ids[:, None] == ids[None, :] if filter_same_text else None
@@ -142,7 +193,11 @@ def evaluator_task(model: TextMotionEvaluator, batch: dict, filter_same_text: bo
     if "negative_states" in batch:
         negatives = model.encode_text(batch["negative_states"], batch["negative_mask"])
         negative_same = ids[:, None] == batch["negative_id"][None, :]  # a changed caption equal to a true one
-    loss, accuracy = contrastive_loss(text, motion, model.cfg.temperature, same, negatives, negative_same)
+    negative_motions = None
+    if "negative_motion" in batch:
+        negative_motions = model.encode_motion(batch["negative_motion"], batch["negative_motion_mask"])
+    loss, accuracy = contrastive_loss(text, motion, model.cfg.temperature, same, negatives, negative_same,
+                                      negative_motions)  # fmt: skip
     return loss, {"batch_acc": accuracy.item()}
 
 
@@ -190,7 +245,13 @@ def train_evaluator(config: str | None, corpus: str, out: str, steps: int | None
     texts = training_texts(dataset.texts, data_cfg.mirror_pairs, data_cfg.detail_negatives)
     cache.precompute(sorted(texts | {c["text"] for clip in val.texts for c in clip}))
     collate = make_collate(cache)
-    train_collate = make_collate(cache, stats if data_cfg.mirror_pairs else None, data_cfg.detail_negatives)
+    twins = None
+    if data_cfg.twin_negatives:
+        twins = builtin_twins(data, dataset.clips, stats, progress)
+        if not twins:
+            raise ValueError(f"{corpus}: data.twin_negatives needs built-in clips that name a detail; found none")
+    train_collate = make_collate(cache, stats if data_cfg.mirror_pairs else None, data_cfg.detail_negatives, twins,
+                                 data_cfg.max_frames)  # fmt: skip
     sampler = LengthBucketSampler(dataset.lengths(), train_cfg.batch_size, seed=train_cfg.seed)
     info = {"text_encoder": data_cfg.text_encoder, "fps": float(data.manifest.get("fps", 30.0)),
             "max_frames": data_cfg.max_frames}  # fmt: skip

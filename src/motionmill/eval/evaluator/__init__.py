@@ -11,10 +11,13 @@ Metrics (FID, R-precision, MM-Dist, diversity) compare these embeddings with Euc
                                                   folder (meta/mean.npy, std.npy)
     motionmillion:CKPT,distilbert=DIR,stats=DIR   MotionMillion's 272 evaluator: its Lightning checkpoint, a local
                                                   distilbert-base-uncased folder and its mean_std/vector_272 folder
+    SPEC+SPEC[+...]                               several of the above as one (`EvaluatorEnsemble`): the cosine
+                                                  similarity of two items is the mean of the members' (how a
+                                                  best-of-N reranker combines evaluators)
 
-Paths in a spec cannot contain commas; from Python, the `load_*_evaluator` functions take the same parts as
-arguments. Which inputs each evaluator sees (frame rate, crop, normalisation, text format) is documented in
-`loaders`.
+Paths in a spec cannot contain commas (nor "+" in an ensemble); from Python, the `load_*_evaluator` functions take
+the same parts as arguments. Which inputs each evaluator sees (frame rate, crop, normalisation, text format) is
+documented in `loaders`.
 
 Shape legend: N items, D embedding width.
 """
@@ -36,8 +39,8 @@ from motionmill.eval.evaluator.loaders import (
 )
 from motionmill.motion.container import Motion
 
-__all__ = ["BUILTIN_EVALUATOR", "Evaluator", "HumanML3DEvaluator", "MotionMillionEvaluator", "MotionmillEvaluator",
-           "load_evaluator", "load_humanml3d_evaluator", "load_motionmill_evaluator",
+__all__ = ["BUILTIN_EVALUATOR", "Evaluator", "EvaluatorEnsemble", "HumanML3DEvaluator", "MotionMillionEvaluator",
+           "MotionmillEvaluator", "load_evaluator", "load_humanml3d_evaluator", "load_motionmill_evaluator",
            "load_motionmillion_evaluator"]  # fmt: skip
 
 BUILTIN_EVALUATOR = Path(__file__).resolve().parent.parent.parent / "assets" / "builtin_evaluator"
@@ -62,6 +65,29 @@ class Evaluator(Protocol):
         ...
 
 
+class EvaluatorEnsemble:
+    """Several evaluators as one: each member's embeddings scaled to unit length and set side by side, divided by
+    sqrt(members), so that the dot product of two items is the mean of the members' cosine similarities. Their
+    errors differ, so the mean ranks candidates better than any one of them (BENCHMARKS.md)."""
+
+    def __init__(self, members: list[Evaluator]):
+        if len(members) < 2:
+            raise ValueError(f"an evaluator ensemble needs at least 2 members, got {len(members)}")
+        self.members = members
+        self.name = "+".join(m.name for m in members)
+        self.dim = sum(m.dim for m in members)
+
+    def _joined(self, parts: list[np.ndarray]) -> np.ndarray:
+        units = [p / np.maximum(np.linalg.norm(p, axis=1, keepdims=True), 1e-12) for p in parts]
+        return np.concatenate(units, axis=1) / np.sqrt(len(parts))
+
+    def text_embeddings(self, texts: list[str]) -> np.ndarray:
+        return self._joined([m.text_embeddings(texts) for m in self.members])
+
+    def motion_embeddings(self, motions: list[Motion]) -> np.ndarray:
+        return self._joined([m.motion_embeddings(motions) for m in self.members])
+
+
 def load_evaluator(spec: str, device: str = "cpu") -> Evaluator:
     """An evaluator from a spec string (see the module docstring for the forms).
 
@@ -71,6 +97,8 @@ def load_evaluator(spec: str, device: str = "cpu") -> Evaluator:
     """
     from motionmill.data.sources.text_files import parse_spec
 
+    if "+" in spec and not Path(spec).exists():
+        return EvaluatorEnsemble([load_evaluator(member, device) for member in spec.split("+")])
     kind, sep, rest = spec.partition(":")
     if sep and kind in _OPTIONS:
         path, options = parse_spec(rest, dict.fromkeys(_OPTIONS[kind], str))

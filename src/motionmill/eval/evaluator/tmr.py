@@ -151,7 +151,8 @@ class TextMotionEvaluator(nn.Module):
 
 def contrastive_loss(text: torch.Tensor, motion: torch.Tensor, temperature: float,
                      same: torch.Tensor | None = None, negatives: torch.Tensor | None = None,
-                     negative_same: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+                     negative_same: torch.Tensor | None = None,
+                     negative_motions: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """Symmetric InfoNCE over the in-batch pairs (text i, motion i).
 
     Args:
@@ -162,6 +163,8 @@ def contrastive_loss(text: torch.Tensor, motion: torch.Tensor, temperature: floa
         negatives: optional (K, E) unit vectors of texts that match no motion; they join the denominators of
             motion -> text only.
         negative_same: optional (B, K) bool, True where negative k is motion i's own caption (left out).
+        negative_motions: optional (M, E) unit vectors of motions that match no text; they join the denominators
+            of text -> motion only.
 
     Returns:
         (loss, top-1 accuracy of text -> motion retrieval in the batch).
@@ -170,13 +173,15 @@ def contrastive_loss(text: torch.Tensor, motion: torch.Tensor, temperature: floa
     if same is not None:
         eye = torch.eye(len(text), dtype=torch.bool, device=text.device)
         logits = logits.masked_fill(same & ~eye, float("-inf"))
-    motion_to_text = logits.T
+    motion_to_text, text_to_motion = logits.T, logits
+    if negative_motions is not None:
+        text_to_motion = torch.cat([logits, text @ negative_motions.T / temperature], dim=1)
     if negatives is not None:
         extra = motion @ negatives.T / temperature  # (B, K)
         if negative_same is not None:
             extra = extra.masked_fill(negative_same, float("-inf"))
         motion_to_text = torch.cat([motion_to_text, extra], dim=1)
     labels = torch.arange(len(text), device=text.device)
-    loss = (F.cross_entropy(logits, labels) + F.cross_entropy(motion_to_text, labels)) / 2
+    loss = (F.cross_entropy(text_to_motion, labels) + F.cross_entropy(motion_to_text, labels)) / 2
     accuracy = (logits.argmax(dim=1) == labels).float().mean()
     return loss, accuracy
