@@ -67,8 +67,8 @@ class Evaluator(Protocol):
 
 class EvaluatorEnsemble:
     """Several evaluators as one: each member's embeddings scaled to unit length and set side by side, divided by
-    sqrt(members), so that the dot product of two items is the mean of the members' cosine similarities. Their
-    errors differ, so the mean ranks candidates better than any one of them (BENCHMARKS.md)."""
+    sqrt(members), so that the dot product of two items is the mean of the members' cosine similarities (for the
+    built-in model, the mean of two evaluators ranked best-of-N candidates better than either; BENCHMARKS.md)."""
 
     def __init__(self, members: list[Evaluator]):
         if len(members) < 2:
