@@ -111,9 +111,9 @@ def builtin_twins(corpus: Corpus, rows, stats, progress: bool = True) -> dict[in
     detail, have none."""
     from tqdm import tqdm
 
-    twins = {}
+    twins, ids = {}, corpus.table.column("id").to_pylist()
     for row in tqdm(rows, desc="twins", unit="clip", disable=not progress):
-        source, _, rest = str(corpus.table.column("id")[int(row)]).partition("/")
+        source, _, rest = ids[int(row)].partition("/")
         if source != "builtin":
             continue
         seed, _, key = rest.partition("/")
