@@ -83,11 +83,12 @@ def _corpus_info_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("corpus", help="a corpus folder written by corpus build")
 
 
-def train_tokenizer(config: str | None, corpus: str, out: str, steps: int | None = None) -> None:
-    """Train the FSQ tokenizer on a corpus; rerunning with the same --out resumes exactly."""
+def train_tokenizer(config: str | None, corpus: str, out: str, steps: int | None = None,
+                    init: str | None = None) -> None:  # fmt: skip
+    """Train the FSQ tokenizer on a corpus, from fresh weights or another tokenizer's; reruns resume exactly."""
     from motionmill.training.tokenizer import train_tokenizer as run
 
-    run(config, corpus, out, steps=steps)
+    run(config, corpus, out, steps=steps, init=init)
 
 
 def tokenize(tokenizer: str, corpus: str, out: str | None = None) -> None:
@@ -109,6 +110,8 @@ def _train_tokenizer_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", required=True, help="corpus folder (motionmill corpus build)")
     p.add_argument("--out", required=True, help="run folder; an existing run resumes with its own config.yaml")
     p.add_argument("--steps", type=int, default=None, help="override train.steps of the recipe")
+    p.add_argument("--init", default=None, help="tokenizer run or folder to start from (overrides init.tokenizer); "
+                   "with init.train: decoder its codes are kept")  # fmt: skip
 
 
 def _tokenize_args(p: argparse.ArgumentParser) -> None:

@@ -39,6 +39,14 @@ def test_seeds_make_sampling_reproducible_and_batch_independent(pipe):
     assert np.allclose(alone.features, batched.features, atol=1e-4)
 
 
+def test_decoding_does_not_depend_on_the_other_rows_of_a_batch(pipe):
+    short, long = [5, 17, 301, 42], [9] * 12
+    alone = pipe.decode([short])[0].features
+    beside_a_longer_row = pipe.decode([short, long])[0].features
+    assert alone.shape == beside_a_longer_row.shape == (8, 272)
+    assert np.allclose(alone, beside_a_longer_row, atol=1e-5)
+
+
 def test_length_control_over_many_prompts(pipe):
     rng = np.random.default_rng(0)
     seconds = rng.uniform(2, 10, 200).tolist()

@@ -6,7 +6,10 @@ import pytest
 import torch
 
 from motionmill.motion.features272 import LAYOUT_272
+from motionmill.motion.skeleton import SMPL22
 from motionmill.tokenizer.model import (
+    EFFECTOR_CHANNELS,
+    EFFECTOR_JOINTS,
     LOSS_BLOCKS,
     PAD_ID,
     PRESETS,
@@ -50,7 +53,7 @@ def test_presets_grow_and_overrides_apply():
     ("fields", "flag"),
     [({"width": 0}, "--width"), ({"down_t": -1}, "--down-t"), ({"levels": (8, 1)}, "--levels"),
      ({"positions_weight": -1.0}, "--positions-weight"), ({"feature_dim": 263}, "--positions-weight"),
-     ({"trajectory_weight": -0.1}, "--trajectory-weight")],
+     ({"trajectory_weight": -0.1}, "--trajectory-weight"), ({"effectors_weight": -1.0}, "--effectors-weight")],
 )  # fmt: skip
 def test_config_errors_name_the_flag(fields, flag):
     with pytest.raises(ValueError, match=flag):
@@ -153,6 +156,25 @@ def test_trajectory_term_is_the_smooth_l1_of_the_running_heading_and_path_error(
     alternating[:, :, 2] = torch.tensor([0.3, -0.3]).repeat(30)
     assert model.loss(x, alternating, mask)[1]["trajectory"] < 0.01 * model.loss(x, recon, mask)[1]["trajectory"]
     assert "trajectory" not in small_model().loss(x, recon, mask)[1]  # off by default, as MotionMillion trains
+
+
+def test_effectors_term_weighs_the_local_positions_of_ankles_feet_and_wrists():
+    assert [SMPL22.joint_names[j] for j in EFFECTOR_JOINTS] == ["L_Ankle", "R_Ankle", "L_Foot", "R_Foot", "L_Wrist",
+                                                            "R_Wrist"]  # fmt: skip
+    model = small_model(effectors_weight=4.0, positions_weight=0.0)
+    x, mask = torch.zeros(2, 10, 272), torch.ones(2, 10, dtype=torch.bool)
+    mask[1, 6:] = False
+    recon = x.clone()
+    right_wrist = 8 + 3 * 21  # joint j's local position is features [8 + 3j : 11 + 3j]
+    recon[:, :, right_wrist + 1] = 2.0  # a punch 2 std too high: SmoothL1 is 2 - 0.5 on this channel
+    recon[:, :, 8 + 3 * 15] = 5.0  # the head is not an effector
+    loss, logs = model.loss(x, recon, mask)
+    frames = 10 + 6
+    assert logs["effectors"] == pytest.approx(frames * 1.5 / (frames * 18), rel=1e-6)
+    assert loss.item() == pytest.approx(logs["recon"] + 4.0 * logs["effectors"], rel=1e-5)
+    assert logs["recon"] == pytest.approx(frames * (1.5 + 4.5) / (frames * 272), rel=1e-6)
+    assert EFFECTOR_CHANNELS[-2] == right_wrist + 1
+    assert "effectors" not in small_model().loss(x, recon, mask)[1]  # off by default
 
 
 def test_overfits_one_batch():

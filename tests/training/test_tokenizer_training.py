@@ -1,7 +1,9 @@
 """The tokenizer commands end to end on a small built-in corpus."""
 
 import json
+import re
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +14,8 @@ from corpus_factory import builtin_corpus
 from motionmill.checkpoints.tokenizer import from_pretrained
 from motionmill.cli import main
 from motionmill.data.store import Corpus
+from motionmill.inference.pipeline import BUILTIN_MODEL
+from motionmill.motion.normalize import Normalizer
 
 RECIPE = {
     "model": {"preset": "tiny", "width": 32},
@@ -105,3 +109,77 @@ def test_bad_corpus_fails_at_start_up_with_a_named_reason(corpus, tmp_path, caps
     assert main([*args, "--corpus", str(wide)]) == 2
     assert "263-dim features" in capsys.readouterr().err
     assert not (tmp_path / "r" / "checkpoint").exists()
+
+
+DECODER_RECIPE = {
+    "init": {"train": "decoder"},
+    "model": {"effectors_weight": 4.0},
+    "train": {"steps": 10, "batch_size": 8, "lr": 2e-3, "warmup_steps": 1, "log_every": 1, "ckpt_every": 5,
+              "eval_every": 5},
+    "data": {"window": 32, "eval_clips": 4},
+}  # fmt: skip
+
+
+def test_decoder_fine_tune_keeps_every_code_and_changes_only_the_decoder(run, corpus, tmp_path):
+    source_folder = tmp_path / "source"
+    shutil.copytree(run / "checkpoint", source_folder)
+    source, source_stats = from_pretrained(source_folder)
+    source_stats = Normalizer(source_stats.mean + 0.5, source_stats.std * 2)  # not the corpus's own stats
+    source_stats.save(source_folder / "stats.safetensors")
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(DECODER_RECIPE))
+    out = tmp_path / "decoder"
+    args = ["train", "tokenizer", "--config", str(tmp_path / "recipe.yaml"), "--corpus", str(corpus), "--out",
+            str(out), "--init", str(source_folder)]  # fmt: skip
+    assert main(args) == 0
+    tuned, tuned_stats = from_pretrained(out)
+    assert tuned.cfg.effectors_weight == 4.0 and tuned.cfg.width == source.cfg.width == 32
+    assert np.array_equal(tuned_stats.std, source_stats.std)  # the frozen encoder expects the source's stats
+    before, after = source.state_dict(), tuned.state_dict()
+    assert all(torch.equal(after[k], v) for k, v in before.items() if not k.startswith("decoder."))
+    assert any(not torch.equal(after[k], v) for k, v in before.items() if k.startswith("decoder."))
+    data = Corpus(corpus)
+    x = torch.from_numpy(_normalised(data, 3, source_stats, source.cfg.stride))[None]
+    assert torch.equal(tuned.encode(x)[0], source.encode(x)[0])
+    lines = [json.loads(ln) for ln in (out / "metrics.jsonl").read_text().splitlines()]
+    assert all("effectors" in ln for ln in lines if "loss" in ln)
+    assert yaml.safe_load((out / "config.yaml").read_text())["init"] == {
+        "tokenizer": str(source_folder),
+        "train": "decoder",
+    }
+    assert main(["train", "tokenizer", "--corpus", str(corpus), "--out", str(out), "--steps", "12"]) == 0  # resumes
+    assert [json.loads(ln)["step"] for ln in (out / "metrics.jsonl").read_text().splitlines()
+            if "loss" in json.loads(ln)] == list(range(1, 13))  # fmt: skip
+    resumed = from_pretrained(out)[0].state_dict()
+    assert all(torch.equal(resumed[k], v) for k, v in before.items() if not k.startswith("decoder."))
+
+
+@pytest.mark.parametrize(
+    ("recipe", "extra", "message"),
+    [({"init": {"train": "decoder"}}, [], "needs a tokenizer to start from"),
+     ({"init": {"train": "encoder"}}, [], "init.train must be all or decoder"),
+     ({"model": {"width": 64}}, ["--init"], r"\['width'\] cannot be set"),
+     ({"init": {"tokenizer": "no/such/tokenizer"}}, [], "no/such/tokenizer")],
+)  # fmt: skip
+def test_bad_init_is_rejected_before_training_with_a_named_reason(run, corpus, tmp_path, capsys, recipe, extra,
+                                                                  message):  # fmt: skip
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump({**RECIPE, **recipe}))
+    extra = [*extra, str(run)] if extra else []
+    args = ["train", "tokenizer", "--config", str(tmp_path / "recipe.yaml"), "--corpus", str(corpus), "--out",
+            str(tmp_path / "r"), *extra]  # fmt: skip
+    assert main(args) == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert not (tmp_path / "r" / "checkpoint").exists()
+
+
+def test_the_built_in_decoder_recipe_runs_and_made_the_shipped_tokenizer(run, corpus, tmp_path):
+    recipe_file = Path(__file__).resolve().parents[2] / "configs" / "tokenizer" / "builtin-decoder.yaml"
+    recipe = yaml.safe_load(recipe_file.read_text())
+    recipe["train"]["batch_size"] = 8  # the test corpus holds fewer windows than one batch of the recipe
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    out = tmp_path / "decoder"
+    assert main(["train", "tokenizer", "--config", str(tmp_path / "recipe.yaml"), "--corpus", str(corpus), "--out",
+                 str(out), "--init", str(run), "--steps", "2"]) == 0  # fmt: skip
+    weights = recipe["model"]
+    assert weights and all(getattr(from_pretrained(out)[0].cfg, k) == v for k, v in weights.items())
+    shipped, _ = from_pretrained(BUILTIN_MODEL / "tokenizer")
+    assert all(getattr(shipped.cfg, k) == v for k, v in weights.items())

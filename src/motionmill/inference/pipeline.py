@@ -266,7 +266,7 @@ class TextToMotion:
         for b, t in enumerate(tokens):
             ids[b, : len(t)] = torch.tensor(t, dtype=torch.long)
         frames = lengths * self.tokenizer.cfg.stride
-        x = self.tokenizer.decode(ids.to(self.device), frames.to(self.device)).cpu()  # (B, T, F)
+        x = self.tokenizer.decode(ids.to(self.device), lengths.to(self.device)).cpu()  # (B, T, F)
         out = []
         for b in range(len(tokens)):
             features = self.stats.denormalize(x[b, : frames[b]].numpy().astype(np.float64))

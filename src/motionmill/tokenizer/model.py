@@ -22,7 +22,17 @@ from torch import nn
 
 from motionmill.tokenizer.fsq import FSQ
 
-__all__ = ["LOSS_BLOCKS", "PAD_ID", "PRESETS", "MotionTokenizer", "TokenizerConfig", "haar_split", "haar_merge"]
+__all__ = [
+    "EFFECTOR_CHANNELS",
+    "EFFECTOR_JOINTS",
+    "LOSS_BLOCKS",
+    "PAD_ID",
+    "PRESETS",
+    "MotionTokenizer",
+    "TokenizerConfig",
+    "haar_split",
+    "haar_merge",
+]
 
 PAD_ID = -1
 """Token id at padded positions in `encode` output; `decode` treats negative ids as padding."""
@@ -38,6 +48,12 @@ LOSS_BLOCKS = (
     ("rotations", 140, 272),
 )
 """Feature blocks of the 272-dim layout (spec/motion272.md) that can carry an extra loss weight `<name>_weight`."""
+
+EFFECTOR_JOINTS = (7, 8, 10, 11, 20, 21)
+"""SMPL-22 ankles, feet and wrists (left, right each)."""
+
+EFFECTOR_CHANNELS = tuple(8 + 3 * joint + axis for joint in EFFECTOR_JOINTS for axis in range(3))
+"""Their local positions in the 272-dim layout, where joint j's position is features [8 + 3j : 11 + 3j]."""
 
 
 @dataclass
@@ -75,6 +91,10 @@ class TokenizerConfig:
     """Weight of SmoothL1 on the running sums of the root velocity and heading change errors [0:8], i.e. on the
     drift of the decoded path and facing (--trajectory-weight). Per-frame SmoothL1 lets a rare turn decode as no
     turn (beyond beta it is L1, whose best constant is the median, 0); its running sum does not."""
+    effectors_weight: float = 0.0
+    """Extra SmoothL1 weight on the local positions of the ankles, feet and wrists, `EFFECTOR_CHANNELS`
+    (--effectors-weight). A punch or a kick moves only these few of the 272 channels, so in the mean over all of
+    them a strike decoded as a feint costs almost nothing."""
 
     def __post_init__(self) -> None:
         self.levels = tuple(int(v) for v in self.levels)
@@ -85,7 +105,7 @@ class TokenizerConfig:
             raise ValueError(f"--down-t must be >= 0, got {self.down_t}")
         if not self.levels or min(self.levels) < 2:
             raise ValueError(f"--levels must be integers >= 2, got {list(self.levels)}")
-        for name in [name for name, _, _ in LOSS_BLOCKS] + ["trajectory"]:
+        for name in [name for name, _, _ in LOSS_BLOCKS] + ["trajectory", "effectors"]:
             weight = getattr(self, f"{name}_weight")
             if weight < 0:
                 raise ValueError(f"--{name.replace('_', '-')}-weight must be >= 0, got {weight}")
@@ -365,6 +385,10 @@ class MotionTokenizer(nn.Module):
                 term = (err[..., start:stop] * w).sum() / (frames * (stop - start))
                 loss = loss + weight * term
                 logs[name] = term.item()
+        if cfg.effectors_weight > 0:
+            term = (err[..., list(EFFECTOR_CHANNELS)] * w).sum() / (frames * len(EFFECTOR_CHANNELS))
+            loss = loss + cfg.effectors_weight * term
+            logs["effectors"] = term.item()
         if cfg.trajectory_weight > 0:
             term = self._trajectory_term(recon.float() - x.float(), w, frames)
             loss = loss + cfg.trajectory_weight * term

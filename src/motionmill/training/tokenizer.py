@@ -13,7 +13,7 @@ Shape legend: B batch, T frames, F features, N tokens.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +29,16 @@ from motionmill.training.loop import TrainConfig, train
 from motionmill.utils.config import build_dataclass, run_recipe, save_recipe
 from motionmill.utils.io import atomic_write, npy_bytes
 
-__all__ = ["TokenizerDataConfig", "evaluate_tokenizer", "tokenize_corpus", "tokenizer_task", "train_tokenizer"]
+__all__ = [
+    "TokenizerDataConfig",
+    "TokenizerInitConfig",
+    "evaluate_tokenizer",
+    "tokenize_corpus",
+    "tokenizer_task",
+    "train_tokenizer",
+]
 
-SECTIONS = ("model", "train", "data")
+SECTIONS = ("model", "train", "data", "init")
 
 
 @dataclass
@@ -46,6 +53,45 @@ class TokenizerDataConfig:
     """Validation clips reconstructed at each evaluation."""
     max_eval_frames: int = 300
     """Evaluation clips are cut to this many frames."""
+
+
+@dataclass
+class TokenizerInitConfig:
+    """Where a tokenizer run starts: fresh weights, or the weights of another tokenizer."""
+
+    tokenizer: str = ""
+    """A tokenizer run or folder whose weights, shape and normalisation stats the run starts from; empty for fresh
+    weights (--init)."""
+    train: str = "all"
+    """all, or decoder: the rest stays frozen, so every clip keeps its codes and a generator trained on them stays
+    valid; only how codes turn back into motion changes."""
+
+    def __post_init__(self) -> None:
+        if self.train not in ("all", "decoder"):
+            raise ValueError(f"init.train must be all or decoder, got {self.train!r}")
+        if self.train == "decoder" and not self.tokenizer:
+            raise ValueError("init.train: decoder needs a tokenizer to start from (init.tokenizer or --init)")
+
+
+def _initial_model(model_values: dict, init: TokenizerInitConfig) -> tuple[MotionTokenizer, object]:
+    """The model a run starts from and, when it starts from another tokenizer, that tokenizer's stats (its encoder
+    expects features normalised by them)."""
+    if not init.tokenizer:
+        model_cfg = TokenizerConfig.from_name(model_values.pop("preset", "tiny"), **model_values)
+        return MotionTokenizer(model_cfg), None
+    source, stats = from_pretrained(init.tokenizer)
+    if stats is None:
+        raise ValueError(f"{init.tokenizer}: the tokenizer has no normalisation stats to start from")
+    shape = sorted(key for key in model_values if not key.endswith("_weight"))
+    if shape:
+        raise ValueError(f"model: {shape} cannot be set when starting from {init.tokenizer}, whose shape is kept; "
+                         "only the loss weights (*_weight) can")  # fmt: skip
+    model = MotionTokenizer(build_dataclass(TokenizerConfig, {**asdict(source.cfg), **model_values}, "model"))
+    model.load_state_dict(source.state_dict())
+    if init.train == "decoder":
+        for name, param in model.named_parameters():
+            param.requires_grad_(name.startswith("decoder."))
+    return model, stats
 
 
 def tokenizer_task(model: MotionTokenizer, batch: torch.Tensor):
@@ -69,18 +115,25 @@ def _open_corpus(path: str | Path, feature_dim: int) -> tuple[Corpus, object]:
     return corpus, stats
 
 
-def train_tokenizer(config: str | None, corpus: str, out: str, steps: int | None = None,
+def train_tokenizer(config: str | None, corpus: str, out: str, steps: int | None = None, init: str | None = None,
                     progress: bool = True) -> dict:  # fmt: skip
-    """Train a tokenizer; rerunning with the same --out resumes exactly where the run stopped."""
+    """Train a tokenizer, from fresh weights or from the tokenizer `init` (replaces init.tokenizer of the recipe);
+    rerunning with the same --out resumes exactly where the run stopped."""
     run = Path(out)
     recipe = run_recipe(config, run, SECTIONS, steps)
-    model_values = dict(recipe["model"])
-    model_cfg = TokenizerConfig.from_name(model_values.pop("preset", "tiny"), **model_values)
+    if init is not None:
+        recipe["init"]["tokenizer"] = init
+    init_cfg = build_dataclass(TokenizerInitConfig, recipe["init"], "init")
+    model, init_stats = _initial_model(dict(recipe["model"]), init_cfg)
+    model_cfg = model.cfg
     train_cfg = build_dataclass(TrainConfig, recipe["train"], "train")
     data_cfg = build_dataclass(TokenizerDataConfig, recipe["data"], "data")
     data, stats = _open_corpus(corpus, model_cfg.feature_dim)
+    if init_stats is not None:
+        stats = init_stats
     run.mkdir(parents=True, exist_ok=True)
-    save_recipe(run / "config.yaml", {"model": {**recipe["model"]}, "train": train_cfg, "data": data_cfg})
+    save_recipe(run / "config.yaml",
+                {"model": {**recipe["model"]}, "train": train_cfg, "data": data_cfg, "init": init_cfg})  # fmt: skip
     dataset = WindowDataset(data, "train", data_cfg.window, stats, data_cfg.samples or None, train_cfg.seed)
     val_split = "val" if len(data.indices("val", min_frames=model_cfg.stride * 2)) else "train"
     val_clips = data.indices(val_split, min_frames=model_cfg.stride * 2)[: data_cfg.eval_clips]
@@ -88,7 +141,6 @@ def train_tokenizer(config: str | None, corpus: str, out: str, steps: int | None
     def evaluate(model):
         return evaluate_tokenizer(model, stats, data, val_clips, data_cfg.max_eval_frames)
 
-    model = MotionTokenizer(model_cfg)
     return train(model, tokenizer_task, dataset, train_cfg, run, lambda m, f: save_pretrained(m, f, stats),
                  evaluate=evaluate, progress=progress)  # fmt: skip
 
@@ -101,8 +153,8 @@ def _reconstruct(model: MotionTokenizer, stats, clips: list[np.ndarray]) -> tupl
     x = torch.zeros(len(clips), int(lengths.max()), model.cfg.feature_dim)
     for b, c in enumerate(clips):
         x[b, : lengths[b]] = torch.from_numpy(stats.normalize(c[: lengths[b]]))
-    ids, _ = model.encode(x, lengths)
-    recon = stats.denormalize(model.decode(ids, lengths)).numpy()
+    ids, token_lengths = model.encode(x, lengths)
+    recon = stats.denormalize(model.decode(ids, token_lengths)).numpy()
     return [recon[b, : lengths[b]] for b in range(len(clips))], ids.numpy()
 
 

@@ -1,0 +1,80 @@
+"""What a tokenizer lets a text-to-motion model reach: predicate accuracy of built-in clips after an encode/decode
+round trip, for two tokenizers on the same clips (same run).
+
+A generator that emitted exactly the codes of the ground truth would score this, so it bounds the model's
+`motionmill eval alignment` figure. The predicates that fail most often after the round trip but not on the clip
+itself show what the decoder loses (a strike decoded as a feint, a turn decoded as no turn...).
+
+Run: `python bench/tokenizer_ceiling.py [--tokenizer builtin] [--baseline runs/builtin/tokenizer] [--split test]
+[--clips 500]`: by default the built-in model's tokenizer against the one `make builtin-model` trains before
+fine-tuning its decoder (configs/tokenizer/builtin-decoder.yaml).
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+
+import numpy as np
+import torch
+
+from motionmill.checkpoints.tokenizer import from_pretrained
+from motionmill.eval.alignment import alignment_clips
+from motionmill.motion.container import Motion
+from motionmill.synth.expectations import expected_predicates, score_motion
+
+
+def load(spec: str):
+    if spec == "builtin":
+        from motionmill.inference.pipeline import BUILTIN_MODEL
+
+        spec = str(BUILTIN_MODEL / "tokenizer")
+    return from_pretrained(spec)
+
+
+@torch.no_grad()
+def round_trip(model, stats, motion: Motion) -> Motion:
+    """The motion decoded from its own codes (cut to a whole number of tokens)."""
+    stride = model.cfg.stride
+    features = motion.features[: len(motion.features) // stride * stride]
+    x = torch.from_numpy(stats.normalize(features).astype(np.float32))[None]
+    ids, lengths = model.encode(x)
+    decoded = model.decode(ids, lengths)[0].numpy().astype(np.float64)
+    return Motion(stats.denormalize(decoded), motion.fps)
+
+
+def ceiling(model, stats, clips, motions) -> tuple[float, Counter]:
+    satisfied, total, failed = 0, 0, Counter()
+    for clip, motion in zip(clips, motions, strict=True):
+        result = score_motion(clip.plan, round_trip(model, stats, motion).joints(), clip.fps)
+        satisfied, total = satisfied + result["satisfied"], total + result["total"]
+        failed.update(result["failed"])
+    return satisfied / total, failed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tokenizer", default="builtin", help="tokenizer run or folder, or builtin (the default)")
+    parser.add_argument("--baseline", default="runs/builtin/tokenizer", help="tokenizer to compare with")
+    parser.add_argument("--split", default="test", choices=["test", "zeroshot", "val", "train"])
+    parser.add_argument("--clips", type=int, default=500)
+    args = parser.parse_args()
+    clips = alignment_clips(args.split, args.clips)
+    motions = [clip.motion() for clip in clips]
+    scored = [score_motion(c.plan, c.joints, c.fps) for c in clips]
+    truth = sum(s["satisfied"] for s in scored) / sum(s["total"] for s in scored)
+    ours, ours_failed = ceiling(*load(args.tokenizer), clips, motions)
+    base, base_failed = ceiling(*load(args.baseline), clips, motions)
+    print(f"{args.clips} {args.split} clips; predicates satisfied: ground truth {truth:.1%}, "
+          f"{args.baseline} round trip {base:.1%}, {args.tokenizer} round trip {ours:.1%}")  # fmt: skip
+    lost_base, lost_ours = sum(base_failed.values()), sum(ours_failed.values())
+    fewer = lost_base / max(lost_ours, 1)
+    print(f"predicates failed after the round trip: {lost_base} -> {lost_ours} ({fewer:.2f}x fewer)")
+    checked = Counter(p.name for c in clips for _, preds in expected_predicates(c.plan) for p in preds)
+    print(f"{'predicate':<26}{'checked':>8}{'failed: baseline':>18}{'ours':>6}")
+    for name, _ in (base_failed + ours_failed).most_common(12):
+        print(f"{name:<26}{checked[name]:>8}{base_failed[name]:>18}{ours_failed[name]:>6}")
+
+
+if __name__ == "__main__":
+    main()
