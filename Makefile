@@ -25,9 +25,9 @@ demo: $(VENV)/.demo-installed
 	$(MM) demo --out outputs
 
 # The built-in model from scratch: corpus, tokenizer, generator, evaluator and reranker, the tokenizer's decoder
-# fine-tuned on the same codes, the pipeline folder inside the package, and its predicate accuracy. Every step resumes where it stopped when run again. The evaluator and the
-# reranker are trained on the first 20,000 clips only (the same clips as builtin:40000's first half), as the shipped
-# ones and their figures were.
+# fine-tuned on the same codes, the pipeline folder inside the package, and its predicate accuracy. Every step resumes
+# where it stopped when run again. The evaluator and the reranker are trained on the first 20,000 clips only (the same
+# clips as builtin:40000's first half), as the shipped ones and their figures were.
 builtin-model: $(VENV)/.test-installed
 	$(MM) corpus build builtin:40000 --out $(BUILTIN)/corpus
 	$(MM) train tokenizer --config configs/tokenizer/builtin.yaml --corpus $(BUILTIN)/corpus --out $(BUILTIN)/tokenizer
