@@ -16,12 +16,12 @@ import argparse
 from collections import Counter
 
 import numpy as np
-import torch
 
 from motionmill.checkpoints.tokenizer import from_pretrained
 from motionmill.eval.alignment import alignment_clips
 from motionmill.motion.container import Motion
 from motionmill.synth.expectations import expected_predicates, score_motion
+from motionmill.training.tokenizer import reconstruct
 
 
 def load(spec: str):
@@ -32,21 +32,14 @@ def load(spec: str):
     return from_pretrained(spec)
 
 
-@torch.no_grad()
-def round_trip(model, stats, motion: Motion) -> Motion:
-    """The motion decoded from its own codes (cut to a whole number of tokens)."""
-    stride = model.cfg.stride
-    features = motion.features[: len(motion.features) // stride * stride]
-    x = torch.from_numpy(stats.normalize(features).astype(np.float32))[None]
-    ids, lengths = model.encode(x)
-    decoded = model.decode(ids, lengths)[0].numpy().astype(np.float64)
-    return Motion(stats.denormalize(decoded), motion.fps)
-
-
-def ceiling(model, stats, clips, motions) -> tuple[float, Counter]:
+def ceiling(model, stats, clips, motions, batch_size: int = 50) -> tuple[float, Counter]:
+    """Predicates satisfied by the clips' motions decoded from their own codes (cut to whole tokens)."""
+    decoded = []
+    for b in range(0, len(motions), batch_size):
+        decoded += reconstruct(model, stats, [m.features for m in motions[b : b + batch_size]])[0]
     satisfied, total, failed = 0, 0, Counter()
-    for clip, motion in zip(clips, motions, strict=True):
-        result = score_motion(clip.plan, round_trip(model, stats, motion).joints(), clip.fps)
+    for clip, features in zip(clips, decoded, strict=True):
+        result = score_motion(clip.plan, Motion(features.astype(np.float64), clip.fps).joints(), clip.fps)
         satisfied, total = satisfied + result["satisfied"], total + result["total"]
         failed.update(result["failed"])
     return satisfied / total, failed

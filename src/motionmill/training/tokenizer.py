@@ -33,6 +33,7 @@ __all__ = [
     "TokenizerDataConfig",
     "TokenizerInitConfig",
     "evaluate_tokenizer",
+    "reconstruct",
     "tokenize_corpus",
     "tokenizer_task",
     "train_tokenizer",
@@ -146,7 +147,7 @@ def train_tokenizer(config: str | None, corpus: str, out: str, steps: int | None
 
 
 @torch.no_grad()
-def _reconstruct(model: MotionTokenizer, stats, clips: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+def reconstruct(model: MotionTokenizer, stats, clips: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
     """Denormalised reconstructions of (T_i, F) clips, and their code ids."""
     stride = model.cfg.stride
     lengths = torch.tensor([len(c) // stride * stride for c in clips])
@@ -165,7 +166,7 @@ def evaluate_tokenizer(model: MotionTokenizer, stats, corpus: Corpus, clip_indic
     errors, accels, weights, all_ids = [], [], [], []
     for start in range(0, len(clip_indices), batch_size):
         clips = [corpus.window(int(i), 0, max_frames) for i in clip_indices[start : start + batch_size]]
-        recons, ids = _reconstruct(model, stats, clips)
+        recons, ids = reconstruct(model, stats, clips)
         for clip, recon in zip(clips, recons, strict=True):
             truth, pred = decode_joints(clip[: len(recon)].astype(np.float64)), decode_joints(recon.astype(np.float64))
             errors.append(mpjpe(pred, truth))
@@ -210,7 +211,7 @@ def tokenize_corpus(tokenizer: str, corpus: str, out: str | None = None, batch_s
         ids_all, index, offset = [], {"rows": [], "offset": [], "count": []}, 0
         for b in range(0, len(rows), batch_size):
             clips = [data.clip(int(i)) for i in rows[b : b + batch_size]]
-            _, ids = _reconstruct(model, stats, clips)
+            _, ids = reconstruct(model, stats, clips)
             for i, r in zip(rows[b : b + batch_size], ids, strict=True):
                 kept = r[r >= 0].astype(np.int32)
                 index["rows"].append(int(i))
