@@ -17,7 +17,7 @@ from collections import Counter
 
 import numpy as np
 
-from motionmill.checkpoints.tokenizer import from_pretrained
+from motionmill.checkpoints.tokenizer import load_tokenizer
 from motionmill.eval.alignment import alignment_clips
 from motionmill.motion.container import Motion
 from motionmill.synth.expectations import expected_predicates, score_motion
@@ -29,7 +29,7 @@ def load(spec: str):
         from motionmill.inference.pipeline import BUILTIN_MODEL
 
         spec = str(BUILTIN_MODEL / "tokenizer")
-    return from_pretrained(spec)
+    return load_tokenizer(spec)
 
 
 def ceiling(model, stats, clips, motions, batch_size: int = 50) -> tuple[float, Counter]:

@@ -232,9 +232,9 @@ def _export_pipeline_args(p: argparse.ArgumentParser) -> None:
 
 def export_evaluator(run: str, out: str) -> None:
     """Copy a trained evaluator's weights, stats and settings (no optimizer state) into a folder for --evaluator."""
-    from motionmill.checkpoints.evaluator import load_evaluator_folder, save_evaluator
+    from motionmill.checkpoints.evaluator import load_evaluator, save_evaluator
 
-    model, stats, info = load_evaluator_folder(run)
+    model, stats, info = load_evaluator(run)
     print(f"evaluator written to {save_evaluator(model, out, stats, info)}")
 
 
@@ -287,7 +287,7 @@ def _eval_alignment_args(p: argparse.ArgumentParser) -> None:
 
 def eval_serve(report_dir: str, port: int = 8000, db: str | None = None, host: str = "127.0.0.1") -> None:
     """Serve a prompts report for human rating: its forms store ratings in REPORT_DIR/ratings.sqlite (or --db)."""
-    from motionmill.eval.ratings import serve_report
+    from motionmill.serve.ratings import serve_report
 
     server = serve_report(report_dir, host=host, port=port, db=db)
     print(f"open {server.url} to rate; ratings go to {server.store.path} (Ctrl-C stops)", flush=True)
@@ -299,8 +299,8 @@ def eval_serve(report_dir: str, port: int = 8000, db: str | None = None, host: s
 
 def eval_ratings(report_dir: str, csv: str, db: str | None = None) -> None:
     """Export the human ratings of a prompts report (REPORT_DIR/ratings.sqlite or --db) to a CSV file."""
-    from motionmill.eval.ratings import DB_FILE, RatingStore
-    from motionmill.eval.report import read_index
+    from motionmill.export.report import read_index
+    from motionmill.serve.ratings import DB_FILE, RatingStore
 
     read_index(report_dir)  # a folder without a report is named as such, not as a missing database
     db_path = Path(db) if db else Path(report_dir) / DB_FILE
@@ -329,12 +329,12 @@ def eval_protocol(model: str, evaluator: str, corpus: str, out: str, split: str 
                   **sampling) -> None:  # fmt: skip
     """The standard text-to-motion protocol (FID, R-precision, MM-Dist, Diversity, MModality; mean and 95% CI)."""
     from motionmill.eval.benchmark import ProtocolConfig, run_protocol, write_results
-    from motionmill.eval.evaluator import load_evaluator
+    from motionmill.inference.evaluator import evaluator_from_spec
     from motionmill.inference.pipeline import TextToMotion
 
     cfg = ProtocolConfig(split=split, repeats=repeats, clips=clips, mm_captions=mm_captions,
                          mm_generations=mm_generations, seed=seed)  # fmt: skip
-    pipe, scorer = TextToMotion.from_pretrained(model), load_evaluator(evaluator)
+    pipe, scorer = TextToMotion.from_pretrained(model), evaluator_from_spec(evaluator)
     result = run_protocol(pipe, scorer, corpus, cfg, **sampling)
     summary = write_results({"model": model, "evaluator": evaluator, "corpus": corpus, **result}, out,
                             f"Protocol: {model} on {corpus} ({split})")  # fmt: skip
@@ -358,10 +358,10 @@ def _eval_protocol_args(p: argparse.ArgumentParser) -> None:
 def eval_zeroshot(model: str, evaluator: str, out: str, clips: int = 500, seed: int = 0, **sampling) -> None:
     """The built-in zero-shot split against the test split, scored by predicates and by the evaluator."""
     from motionmill.eval.benchmark import run_zeroshot, write_results
-    from motionmill.eval.evaluator import load_evaluator
+    from motionmill.inference.evaluator import evaluator_from_spec
     from motionmill.inference.pipeline import TextToMotion
 
-    pipe, scorer = TextToMotion.from_pretrained(model), load_evaluator(evaluator)
+    pipe, scorer = TextToMotion.from_pretrained(model), evaluator_from_spec(evaluator)
     result = run_zeroshot(pipe, scorer, clips, seed, **sampling)
     summary = write_results({"model": model, "evaluator": evaluator, **result}, out, f"Zero-shot: {model}")
     print(summary.read_text())
@@ -371,12 +371,12 @@ def eval_prompts(prompts_file: str, out: str, model: str = "builtin", evaluator:
                  seconds: float | None = None, seed: int = 0, **sampling) -> None:  # fmt: skip
     """Any prompt file (e.g. MotionMillion-Eval's): outputs, physics, evaluator distance and a rating report."""
     from motionmill.eval.benchmark import run_prompts, write_results
-    from motionmill.eval.evaluator import load_evaluator
+    from motionmill.inference.evaluator import evaluator_from_spec
     from motionmill.inference.generate import read_prompts_file
     from motionmill.inference.pipeline import TextToMotion
 
     prompts = read_prompts_file(prompts_file)
-    pipe, scorer = TextToMotion.from_pretrained(model), load_evaluator(evaluator)
+    pipe, scorer = TextToMotion.from_pretrained(model), evaluator_from_spec(evaluator)
     result = run_prompts(pipe, scorer, prompts, out, seconds, seed, **sampling)
     summary = write_results({"model": model, "evaluator": evaluator, "prompts_file": prompts_file, **result}, out,
                             f"Prompts: {prompts_file} with {model}")  # fmt: skip

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from motionmill.checkpoints.convert_motionmillion import convert, main
-from motionmill.checkpoints.tokenizer import from_pretrained
+from motionmill.checkpoints.tokenizer import load_tokenizer
 from motionmill.motion.normalize import Normalizer
 
 
@@ -144,7 +144,7 @@ def test_converted_model_computes_the_reference_function(tmp_path, ddp, down_t, 
     ref = RefHumanVQVAE(down_t=down_t, patcher=patcher).eval()
     src = save_released(tmp_path / "fsq_net_6000000.pth", ref, ddp=ddp)
     convert(src, tmp_path / "out")
-    model, stats = from_pretrained(tmp_path / "out")
+    model, stats = load_tokenizer(tmp_path / "out")
     cfg = model.cfg
     assert (cfg.width, cfg.down_t, cfg.depth, cfg.levels, cfg.feature_dim) == (32, down_t, 3, (8, 8, 8, 5, 5, 5), 272)
     assert stats is None
@@ -156,7 +156,7 @@ def test_levels_are_taken_from_the_flag_when_given(tmp_path):
     ref = RefHumanVQVAE(levels=(8, 8, 8, 6, 5)).eval()
     src = save_released(tmp_path / "fsq.pth", ref)
     main([str(src), str(tmp_path / "out"), "--levels", "8,8,8,6,5"])
-    model, _ = from_pretrained(tmp_path / "out")
+    model, _ = load_tokenizer(tmp_path / "out")
     assert model.cfg.levels == (8, 8, 8, 6, 5)
     assert_same_function(ref, model)
     with pytest.raises(ValueError, match="has 4 entries but the quantizer has 5"):
@@ -166,7 +166,7 @@ def test_levels_are_taken_from_the_flag_when_given(tmp_path):
 def test_non_272_features_convert_with_block_weights_off(tmp_path):
     ref = RefHumanVQVAE(f=263, w=16).eval()
     convert(save_released(tmp_path / "fsq.pth", ref), tmp_path / "out")
-    model, _ = from_pretrained(tmp_path / "out")
+    model, _ = load_tokenizer(tmp_path / "out")
     assert model.cfg.feature_dim == 263 and model.cfg.positions_weight == 0
     assert_same_function(ref, model)
 
@@ -196,4 +196,4 @@ def test_released_stats_folder_is_bundled(tmp_path):
     Normalizer(rng.normal(size=272), rng.uniform(0.5, 2, size=272)).save(tmp_path / "mean_std")
     convert(save_released(tmp_path / "fsq.pth", RefHumanVQVAE()), tmp_path / "out", stats=tmp_path / "mean_std")
     assert {p.name for p in (tmp_path / "out").iterdir()} == {"config.json", "model.safetensors", "stats.safetensors"}
-    assert from_pretrained(tmp_path / "out")[1].dim == 272
+    assert load_tokenizer(tmp_path / "out")[1].dim == 272

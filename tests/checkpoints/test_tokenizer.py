@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from motionmill.checkpoints.tokenizer import from_pretrained, save_pretrained
+from motionmill.checkpoints.tokenizer import load_tokenizer, save_tokenizer
 from motionmill.motion.normalize import Normalizer
 from motionmill.tokenizer.model import MotionTokenizer, TokenizerConfig
 
@@ -22,9 +22,9 @@ def files(folder) -> set[str]:
 
 def test_round_trip_gives_identical_outputs(tmp_path):
     model = make_model()
-    save_pretrained(model, tmp_path / "tok")
+    save_tokenizer(model, tmp_path / "tok")
     assert files(tmp_path / "tok") == {"config.json", "model.safetensors"}
-    loaded, stats = from_pretrained(tmp_path / "tok")
+    loaded, stats = load_tokenizer(tmp_path / "tok")
     assert stats is None and loaded.cfg == model.cfg and not loaded.training
     x = torch.randn(2, 32, 272)
     with torch.no_grad():
@@ -36,20 +36,20 @@ def test_round_trip_gives_identical_outputs(tmp_path):
 def test_stats_are_bundled_and_stale_stats_removed(tmp_path):
     rng = np.random.default_rng(0)
     stats = Normalizer(rng.normal(size=272), rng.uniform(0.5, 2.0, size=272))
-    save_pretrained(make_model(), tmp_path, stats=stats)
+    save_tokenizer(make_model(), tmp_path, stats=stats)
     assert files(tmp_path) == {"config.json", "model.safetensors", "stats.safetensors"}
-    _, loaded = from_pretrained(tmp_path)
+    _, loaded = load_tokenizer(tmp_path)
     np.testing.assert_array_equal(loaded.mean, stats.mean)
     np.testing.assert_array_equal(loaded.std, stats.std)
-    save_pretrained(make_model(), tmp_path)  # re-saved without stats: the old ones must not linger
+    save_tokenizer(make_model(), tmp_path)  # re-saved without stats: the old ones must not linger
     assert files(tmp_path) == {"config.json", "model.safetensors"}
 
 
 def test_loading_errors_are_clear(tmp_path):
     with pytest.raises(FileNotFoundError, match="config.json"):
-        from_pretrained(tmp_path)
-    save_pretrained(make_model(), tmp_path)
+        load_tokenizer(tmp_path)
+    save_tokenizer(make_model(), tmp_path)
     config = json.loads((tmp_path / "config.json").read_text())
     (tmp_path / "config.json").write_text(json.dumps({**config, "n_embd": 3}))
     with pytest.raises(ValueError, match="n_embd"):
-        from_pretrained(tmp_path)
+        load_tokenizer(tmp_path)

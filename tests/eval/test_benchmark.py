@@ -9,7 +9,7 @@ import yaml
 from corpus_factory import tiny_runs
 from motionmill.cli import main
 from motionmill.eval.benchmark import ProtocolConfig, run_protocol, run_zeroshot, write_results
-from motionmill.eval.evaluator import load_evaluator
+from motionmill.inference.evaluator import evaluator_from_spec
 from motionmill.inference.pipeline import TextToMotion
 
 pytest.importorskip("transformers", reason="the built-in text encoder needs the [text] extra")
@@ -29,7 +29,7 @@ def setup(tmp_path_factory):
     if not (evaluator_run / "checkpoint").exists():
         assert main(["train", "evaluator", "--config", str(recipe), "--corpus", str(corpus),
                      "--out", str(evaluator_run)]) == 0  # fmt: skip
-    return corpus, TextToMotion.from_pretrained(runs / "pipeline"), load_evaluator(str(evaluator_run)), runs
+    return corpus, TextToMotion.from_pretrained(runs / "pipeline"), evaluator_from_spec(str(evaluator_run)), runs
 
 
 def test_protocol_reports_every_metric_over_runs_with_confidence_intervals(setup):
@@ -97,7 +97,7 @@ def test_cli_runs_the_protocol_and_reports_bad_input_in_one_line(setup, tmp_path
 
 
 def test_prompts_suite_writes_outputs_metrics_and_a_rating_report(setup, tmp_path, capsys):
-    from motionmill.eval.report import read_index
+    from motionmill.export.report import read_index
 
     _, _, _, runs = setup
     prompts = ["a person walks forward", "someone jumps twice", "a man waves with the right hand"]

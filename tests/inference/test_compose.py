@@ -93,9 +93,9 @@ def composed_folder(tmp_path_factory):
 
 
 def test_best_of_n_keeps_per_step_the_candidate_closest_to_the_step(composed_folder):
-    from motionmill.eval.evaluator import load_evaluator
+    from motionmill.inference.evaluator import evaluator_from_spec
 
-    pipe, judge, n, seconds = TextToMotion.from_pretrained(composed_folder), load_evaluator("builtin"), 3, 4.0
+    pipe, judge, n, seconds = TextToMotion.from_pretrained(composed_folder), evaluator_from_spec("builtin"), 3, 4.0
     kept = pipe(PROMPT, seed=2, seconds=seconds, top_k=50)[0]
     texts = split_steps(PROMPT)
     seeds = [[step_seed(candidate_seed(2, c), k) for c in range(n)] for k in range(len(texts))]

@@ -162,13 +162,13 @@ def reranked_folder(pipe_folder, tmp_path_factory):
 
 
 def test_best_of_n_keeps_the_candidate_closest_to_the_prompt(reranked_folder):
-    from motionmill.eval.evaluator import load_evaluator
+    from motionmill.inference.evaluator import evaluator_from_spec
     from motionmill.inference.pipeline import candidate_seed
 
     reranked = TextToMotion.from_pretrained(reranked_folder)
     prompts, seeds = ["a person walks forward", "someone claps twice"], [5, 9]
     kept = reranked(prompts, seed=seeds, top_k=50)  # the folder's default: 4 candidates
-    judge = load_evaluator("builtin")
+    judge = evaluator_from_spec("builtin")
     for prompt, seed, motion in zip(prompts, seeds, kept, strict=True):
         candidates = [reranked(prompt, seed=candidate_seed(seed, c), top_k=50, candidates=1)[0] for c in range(4)]
         text = judge.text_embeddings([prompt])[0]
@@ -207,7 +207,7 @@ def test_best_of_n_needs_a_reranker(pipe, pipe_folder, tmp_path, capsys):
 
 
 def test_a_copied_reranker_travels_with_the_folder(pipe_folder, tmp_path):
-    from motionmill.eval.evaluator import BUILTIN_EVALUATOR
+    from motionmill.inference.evaluator import BUILTIN_EVALUATOR
 
     runs = pipe_folder.parent
     assert main(["export", "pipeline", "--tokenizer", str(runs / "tok"), "--generator", str(runs / "gen"),
@@ -221,7 +221,7 @@ def test_a_copied_reranker_travels_with_the_folder(pipe_folder, tmp_path):
 
 
 def test_an_ensemble_reranker_is_copied_member_by_member(pipe_folder, tmp_path):
-    from motionmill.eval.evaluator import BUILTIN_EVALUATOR, EvaluatorEnsemble
+    from motionmill.inference.evaluator import BUILTIN_EVALUATOR, EvaluatorEnsemble
 
     runs, member = pipe_folder.parent, str(BUILTIN_EVALUATOR)
     assert main(["export", "pipeline", "--tokenizer", str(runs / "tok"), "--generator", str(runs / "gen"),

@@ -63,7 +63,7 @@ def test_turn_changes_heading(action, turn):
 
 
 def test_unturned_walk_keeps_heading_and_does_not_slide():
-    from motionmill.eval.physics import foot_skating_ratio
+    from motionmill.motion.physics import foot_skating_ratio
 
     j = run("walk", seconds=5.0).joints
     assert abs(heading(j)[-1] - heading(j)[0]) < 3

@@ -11,7 +11,7 @@ import torch
 import yaml
 
 from corpus_factory import builtin_corpus
-from motionmill.checkpoints.tokenizer import from_pretrained
+from motionmill.checkpoints.tokenizer import load_tokenizer
 from motionmill.cli import main
 from motionmill.data.store import Corpus
 from motionmill.inference.pipeline import BUILTIN_MODEL
@@ -55,7 +55,7 @@ def test_run_folder_holds_its_config_logs_and_a_self_contained_checkpoint(run):
     lines = [json.loads(ln) for ln in (run / "metrics.jsonl").read_text().splitlines()]
     assert [ln["step"] for ln in lines if "loss" in ln] == list(range(1, 13))
     assert any("eval/mpjpe_mm" in ln for ln in lines)
-    model, stats = from_pretrained(run)
+    model, stats = load_tokenizer(run)
     assert model.cfg.width == 32 and stats is not None
 
 
@@ -75,12 +75,12 @@ def test_eval_and_tokenize(run, corpus, capsys, tmp_path):
     out = tmp_path / "tokens"
     assert main(["tokenize", "--tokenizer", str(run), "--corpus", str(corpus), "--out", str(out)]) == 0
     data = Corpus(corpus)
-    model, _ = from_pretrained(run)
+    model, _ = load_tokenizer(run)
     index = json.loads((out / "shard-00000.json").read_text())
     ids = np.load(out / "shard-00000.npy")
     row = index["rows"][1]
     expected, lengths = model.encode(torch.from_numpy(
-        _normalised(data, row, from_pretrained(run)[1], model.cfg.stride))[None])  # fmt: skip
+        _normalised(data, row, load_tokenizer(run)[1], model.cfg.stride))[None])  # fmt: skip
     got = ids[index["offset"][1] : index["offset"][1] + index["count"][1]]
     assert np.array_equal(got, expected[0, : lengths[0]].numpy())
     before = (out / "shard-00000.npy").stat().st_mtime_ns
@@ -123,7 +123,7 @@ DECODER_RECIPE = {
 def test_decoder_fine_tune_keeps_every_code_and_changes_only_the_decoder(run, corpus, tmp_path):
     source_folder = tmp_path / "source"
     shutil.copytree(run / "checkpoint", source_folder)
-    source, source_stats = from_pretrained(source_folder)
+    source, source_stats = load_tokenizer(source_folder)
     source_stats = Normalizer(source_stats.mean + 0.5, source_stats.std * 2)  # not the corpus's own stats
     source_stats.save(source_folder / "stats.safetensors")
     (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(DECODER_RECIPE))
@@ -131,7 +131,7 @@ def test_decoder_fine_tune_keeps_every_code_and_changes_only_the_decoder(run, co
     args = ["train", "tokenizer", "--config", str(tmp_path / "recipe.yaml"), "--corpus", str(corpus), "--out",
             str(out), "--init", str(source_folder)]  # fmt: skip
     assert main(args) == 0
-    tuned, tuned_stats = from_pretrained(out)
+    tuned, tuned_stats = load_tokenizer(out)
     assert tuned.cfg.effectors_weight == 4.0 and tuned.cfg.width == source.cfg.width == 32
     assert np.array_equal(tuned_stats.std, source_stats.std)  # the frozen encoder expects the source's stats
     before, after = source.state_dict(), tuned.state_dict()
@@ -149,7 +149,7 @@ def test_decoder_fine_tune_keeps_every_code_and_changes_only_the_decoder(run, co
     assert main(["train", "tokenizer", "--corpus", str(corpus), "--out", str(out), "--steps", "12"]) == 0  # resumes
     assert [json.loads(ln)["step"] for ln in (out / "metrics.jsonl").read_text().splitlines()
             if "loss" in json.loads(ln)] == list(range(1, 13))  # fmt: skip
-    resumed = from_pretrained(out)[0].state_dict()
+    resumed = load_tokenizer(out)[0].state_dict()
     assert all(torch.equal(resumed[k], v) for k, v in before.items() if not k.startswith("decoder."))
 
 
@@ -180,6 +180,6 @@ def test_the_built_in_decoder_recipe_runs_and_made_the_shipped_tokenizer(run, co
     assert main(["train", "tokenizer", "--config", str(tmp_path / "recipe.yaml"), "--corpus", str(corpus), "--out",
                  str(out), "--init", str(run), "--steps", "2"]) == 0  # fmt: skip
     weights = recipe["model"]
-    assert weights and all(getattr(from_pretrained(out)[0].cfg, k) == v for k, v in weights.items())
-    shipped, _ = from_pretrained(BUILTIN_MODEL / "tokenizer")
+    assert weights and all(getattr(load_tokenizer(out)[0].cfg, k) == v for k, v in weights.items())
+    shipped, _ = load_tokenizer(BUILTIN_MODEL / "tokenizer")
     assert all(getattr(shipped.cfg, k) == v for k, v in weights.items())

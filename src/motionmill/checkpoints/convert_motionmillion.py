@@ -37,7 +37,7 @@ from pathlib import Path
 
 import torch
 
-from motionmill.checkpoints.tokenizer import save_pretrained
+from motionmill.checkpoints.tokenizer import save_tokenizer
 from motionmill.tokenizer.model import LOSS_BLOCKS, MotionTokenizer, TokenizerConfig
 
 __all__ = [
@@ -173,7 +173,7 @@ def convert(src: str | Path, dst: str | Path, levels: list[int] | None = None, s
         normalizer = Normalizer.load(stats)
         if normalizer.dim != cfg.feature_dim:
             raise ValueError(f"stats have {normalizer.dim} dims but the tokenizer has {cfg.feature_dim}")
-    return save_pretrained(model, dst, stats=normalizer)
+    return save_tokenizer(model, dst, stats=normalizer)
 
 
 def main(argv: list[str] | None = None) -> None:

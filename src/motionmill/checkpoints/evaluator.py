@@ -2,7 +2,7 @@
 
 `evaluator.json` says what the evaluator reads: the text encoder spec whose states it was trained on, and the frame
 rate and longest motion (frames) of its training clips. With the corpus normaliser in `stats.safetensors`, the
-folder needs nothing else to embed texts and motions. Kept out of `eval/evaluator/` so its model files import only
+folder needs nothing else to embed texts and motions. Kept out of `evaluator/` so its model files import only
 torch.
 """
 
@@ -15,10 +15,10 @@ from pathlib import Path
 import torch
 
 from motionmill.checkpoints.folder import load_model_folder, model_folder, save_model_folder
-from motionmill.eval.evaluator.tmr import EvaluatorConfig, TextMotionEvaluator
+from motionmill.evaluator.tmr import EvaluatorConfig, TextMotionEvaluator
 from motionmill.utils.io import atomic_write
 
-__all__ = ["INFO_NAME", "STATS_NAME", "load_evaluator_folder", "save_evaluator"]
+__all__ = ["INFO_NAME", "STATS_NAME", "load_evaluator", "save_evaluator"]
 
 STATS_NAME = "stats.safetensors"
 INFO_NAME = "evaluator.json"
@@ -38,7 +38,7 @@ def save_evaluator(model: TextMotionEvaluator, folder: str | Path, stats, info: 
     return save_model_folder(model, folder, dataclasses.asdict(model.cfg))  # the config last: marks completion
 
 
-def load_evaluator_folder(folder: str | Path, device: str | torch.device = "cpu"):
+def load_evaluator(folder: str | Path, device: str | torch.device = "cpu"):
     """Load what `save_evaluator` wrote, from that folder or a training run folder (its checkpoint/).
 
     Returns:

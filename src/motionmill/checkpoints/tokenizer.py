@@ -1,7 +1,7 @@
 """Tokenizer checkpoint folders: `config.json` + `model.safetensors` (+ `stats.safetensors`), nothing else.
 
-`from_pretrained(folder)` needs only that folder. Each file is written atomically (temp name, fsync, rename), the
-weights before the config (utils.checkpoint), so a folder with a config never holds half-written weights. Weights are
+`load_tokenizer(folder)` needs only that folder. Each file is written atomically (temp name, fsync, rename), the
+weights before the config (`folder.py`), so a folder with a config never holds half-written weights. Weights are
 safetensors: loading never unpickles anything.
 """
 
@@ -15,12 +15,12 @@ import torch
 from motionmill.checkpoints.folder import CONFIG_NAME, WEIGHTS_NAME, load_model_folder, model_folder, save_model_folder
 from motionmill.tokenizer.model import MotionTokenizer, TokenizerConfig
 
-__all__ = ["CONFIG_NAME", "STATS_NAME", "WEIGHTS_NAME", "from_pretrained", "save_pretrained"]
+__all__ = ["CONFIG_NAME", "STATS_NAME", "WEIGHTS_NAME", "load_tokenizer", "save_tokenizer"]
 
 STATS_NAME = "stats.safetensors"
 
 
-def save_pretrained(model: MotionTokenizer, folder: str | Path, stats=None) -> Path:
+def save_tokenizer(model: MotionTokenizer, folder: str | Path, stats=None) -> Path:
     """Write `model` (and optionally its `Normalizer` stats) to `folder`; returns the folder path."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -33,8 +33,8 @@ def save_pretrained(model: MotionTokenizer, folder: str | Path, stats=None) -> P
     return save_model_folder(model, folder, config)
 
 
-def from_pretrained(folder: str | Path, device: str | torch.device = "cpu"):
-    """Load what `save_pretrained` wrote, from that folder or from a training run folder (its checkpoint/).
+def load_tokenizer(folder: str | Path, device: str | torch.device = "cpu"):
+    """Load what `save_tokenizer` wrote, from that folder or from a training run folder (its checkpoint/).
 
     Returns:
         (model in eval mode, `Normalizer` or None when the folder has no stats).

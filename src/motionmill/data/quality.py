@@ -5,7 +5,7 @@ training (paper Sec. 3); the released corpus does not record which clips were dr
 returns the value it measured, so a rejected clip lands in the corpus quarantine with the filter, the value and a
 readable reason, and kept clips carry their scores in the clip table.
 
-Physical quantities follow spec/evaluation.md ("Physical plausibility") through `motionmill.eval.physics`: y up,
+Physical quantities follow spec/evaluation.md ("Physical plausibility") through `motionmill.motion.physics`: y up,
 metres, 30 fps. The defaults are deliberately loose: they keep clean procedural clips (the built-in corpus) and
 real mocap, including fast kicks, jumps and runs, and reject what is broken (NaNs, frozen or empty clips, joint
 glitches, teleporting roots, stretching bones, a body buried in or hovering over the floor, missing captions).
@@ -134,7 +134,7 @@ def jitter(clip: ClipView, cfg: QualityConfig) -> Check:
 
 def foot_skating(clip: ClipView, cfg: QualityConfig) -> Check:
     """GMD foot skating ratio (fraction of frame pairs with a sliding foot in contact)."""
-    from motionmill.eval.physics import foot_skating_ratio
+    from motionmill.motion.physics import foot_skating_ratio
 
     ratio = foot_skating_ratio(clip.joints, clip.fps)
     return _check("foot_skating", ratio, ratio <= cfg.max_foot_skating,
@@ -143,7 +143,7 @@ def foot_skating(clip: ClipView, cfg: QualityConfig) -> Check:
 
 def penetration(clip: ClipView, cfg: QualityConfig) -> Check:
     """Mean ground penetration of the lowest joint, mm."""
-    from motionmill.eval.physics import penetration as measure
+    from motionmill.motion.physics import penetration as measure
 
     mm = measure(clip.joints)
     return _check("penetration", mm, mm <= cfg.max_penetration_mm,
@@ -152,7 +152,7 @@ def penetration(clip: ClipView, cfg: QualityConfig) -> Check:
 
 def floating(clip: ClipView, cfg: QualityConfig) -> Check:
     """Mean height of the lowest joint above the floor band, mm."""
-    from motionmill.eval.physics import floating as measure
+    from motionmill.motion.physics import floating as measure
 
     mm = measure(clip.joints)
     return _check("floating", mm, mm <= cfg.max_floating_mm,
@@ -161,7 +161,7 @@ def floating(clip: ClipView, cfg: QualityConfig) -> Check:
 
 def bone_drift(clip: ClipView, cfg: QualityConfig) -> Check:
     """Largest change of a bone length over the clip, metres."""
-    from motionmill.eval.physics import bone_length_drift
+    from motionmill.motion.physics import bone_length_drift
 
     drift = float(bone_length_drift(clip.joints, clip.parents).max())
     return _check("bone_drift", drift, drift <= cfg.max_bone_drift,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from motionmill.eval.physics import foot_skating_ratio
+from motionmill.motion.physics import foot_skating_ratio
 from motionmill.synth.corpus import make_clip, split_of
 from motionmill.synth.expectations import expected_predicates, score_motion
 

@@ -243,7 +243,7 @@ PROMPT_FILES = (".npy", ".joints.npy", ".bvh")
 def reference_physics(clips: int = 100, seed: int = 0) -> dict:
     """Mean physics metrics of `clips` ground-truth clips of the built-in test split: the values to compare with."""
     from motionmill.eval.alignment import alignment_clips
-    from motionmill.eval.physics import physics_report
+    from motionmill.motion.physics import physics_report
 
     reports = [physics_report(c.joints, c.plan.fps) for c in alignment_clips("test", clips, seed)]
     return {name: float(np.mean([r[name] for r in reports])) for name in reports[0]}
@@ -252,10 +252,10 @@ def reference_physics(clips: int = 100, seed: int = 0) -> dict:
 def run_prompts(pipe, evaluator, prompts: list[str], out: str | Path, seconds: float | None = None, seed: int = 0,
                 generate_batch: int = 32, reference: dict | None = None, **sampling) -> dict:  # fmt: skip
     """Generate every prompt; write its files, physics metrics, evaluator text-motion distance and a rating report."""
-    from motionmill.eval.physics import physics_report
-    from motionmill.eval.report import PromptEntry, write_prompts_report
     from motionmill.export.formats import write_motion
+    from motionmill.export.report import PromptEntry, write_prompts_report
     from motionmill.inference.generate import prompt_stem
+    from motionmill.motion.physics import physics_report
 
     started = time.perf_counter()
     out = Path(out)

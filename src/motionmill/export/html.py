@@ -8,7 +8,7 @@ floor grid lies on y = 0 and the camera follows the root horizontally (smoothed)
 
 For browser tests the page exposes `window.motionmill = {frame(), playing(), play(), pause(), seek(i), nFrames, fps}`.
 
-Pages with many players (the prompts report in `eval.report`) reuse the parts: `embed_player` gives one player's
+Pages with many players (the prompts report in `export.report`) reuse the parts: `embed_player` gives one player's
 markup and data block under an id prefix (its key), `PLAYER_CSS` its styles and `PLAYER_JS` the
 `motionmillPlayer(key, options)` function that starts it and returns the same API.
 

@@ -81,14 +81,14 @@ class TextToMotion:
         self.tokenizer, self.stats, self.generator = tokenizer.eval(), stats, generator.eval()
         self.text_encoder, self.fps, self.name = text_encoder, fps, name
         self.sampling = SamplingSettings(**(sampling or {}))  # the model's defaults; a call overrides any field
-        self.reranker_spec = reranker  # an evaluator spec (motionmill.eval.evaluator.load_evaluator)
+        self.reranker_spec = reranker  # an evaluator spec (motionmill.inference.evaluator.evaluator_from_spec)
         self._reranker = None  # loaded on first use: plain sampling never pays for it
         self.device = torch.device("cpu")
 
     @classmethod
     def from_pretrained(cls, path: str | Path = "builtin", device: str = "cpu") -> TextToMotion:
         """Load a pipeline folder, or the built-in model shipped with the package ("builtin")."""
-        from motionmill.checkpoints.tokenizer import from_pretrained
+        from motionmill.checkpoints.tokenizer import load_tokenizer
         from motionmill.text.encoders import load_text_encoder
 
         folder = BUILTIN_MODEL if str(path) == "builtin" else Path(path)
@@ -96,7 +96,7 @@ class TextToMotion:
             what = "the built-in model is not installed" if str(path) == "builtin" else "not a pipeline folder"
             raise FileNotFoundError(f"{folder}: {what} (pipeline.json is missing)")
         info = json.loads((folder / "pipeline.json").read_text())
-        tokenizer, stats = from_pretrained(folder / "tokenizer")
+        tokenizer, stats = load_tokenizer(folder / "tokenizer")
         if stats is None:
             raise ValueError(f"{folder / 'tokenizer'}: normalisation stats are missing")
         generator = load_generator(folder / "generator")
@@ -121,9 +121,9 @@ class TextToMotion:
             if not self.reranker_spec:
                 raise ValueError(f"{self.name or 'this pipeline'} has no reranker, so candidates must be 1 "
                                  "(add one with motionmill export pipeline --reranker)")  # fmt: skip
-            from motionmill.eval.evaluator import load_evaluator
+            from motionmill.inference.evaluator import evaluator_from_spec
 
-            self._reranker = load_evaluator(self.reranker_spec, device=str(self.device))
+            self._reranker = evaluator_from_spec(self.reranker_spec, device=str(self.device))
         return self._reranker
 
     def to(self, device: str | torch.device) -> TextToMotion:
@@ -346,14 +346,14 @@ def _check_prompts(prompts: list[str]) -> None:
 
 def _write_pipeline(folder, tokenizer, stats, generator, text_encoder_spec: str, fps: float,
                     sampling: dict | None = None, reranker: str | None = None) -> Path:  # fmt: skip
-    from motionmill.checkpoints.tokenizer import save_pretrained
+    from motionmill.checkpoints.tokenizer import save_tokenizer
     from motionmill.utils.io import atomic_write
 
     folder = Path(folder)
     settings = SamplingSettings(**(sampling or {}))
     if settings.candidates > 1 and not reranker:
         raise ValueError(f"default candidates {settings.candidates} needs a reranker (--reranker)")
-    save_pretrained(tokenizer, folder / "tokenizer", stats)
+    save_tokenizer(tokenizer, folder / "tokenizer", stats)
     save_generator(generator, folder / "generator")
     info = {"text_encoder": text_encoder_spec, "fps": fps, "sampling": asdict(settings)}
     if reranker:
@@ -366,7 +366,7 @@ def _copy_rerankers(spec: str, folder: Path) -> str:
     """Copy the evaluators of reranker `spec` (one, or an ensemble joined by "+"; each a training run or an
     exported folder) into `folder`/reranker, reranker-2, ...; returns the spec pipeline.json keeps ("builtin"
     stays a name: the package ships it)."""
-    from motionmill.checkpoints.evaluator import load_evaluator_folder, save_evaluator
+    from motionmill.checkpoints.evaluator import load_evaluator, save_evaluator
 
     names = []
     for member in spec.split("+"):
@@ -376,7 +376,7 @@ def _copy_rerankers(spec: str, folder: Path) -> str:
         copied = sum(name != "builtin" for name in names)
         out = folder / ("reranker" if copied == 0 else f"reranker-{copied + 1}")
         if Path(member).resolve() != out.resolve():
-            model, stats, info = load_evaluator_folder(member)
+            model, stats, info = load_evaluator(member)
             save_evaluator(model, out, stats, info)
         names.append(out.name)
     return "+".join(names)
@@ -388,9 +388,9 @@ def assemble_pipeline(tokenizer: str | Path, generator: str | Path, out: str | P
     """A pipeline folder from a tokenizer run (or folder) and a generator run (or folder), weights only, with the
     sampling settings `generate` uses by default and, for best-of-N, a reranker: "builtin" (the evaluator shipped
     with the package) or an evaluator run or folder, copied in."""
-    from motionmill.checkpoints.tokenizer import from_pretrained
+    from motionmill.checkpoints.tokenizer import load_tokenizer
 
-    tok, stats = from_pretrained(tokenizer)
+    tok, stats = load_tokenizer(tokenizer)
     if stats is None:
         raise ValueError(f"{tokenizer}: the tokenizer has no normalisation stats")
     gen = load_generator(generator)

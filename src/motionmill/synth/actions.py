@@ -18,7 +18,7 @@ from motionmill.synth.locomotion import GAITS, RAMP, hop, locomote, spin
 from motionmill.synth.plan import Segment
 from motionmill.synth.pose import Track, effect
 
-__all__ = ["GENERATORS", "generate", "segment_rotations", "segment_seconds"]
+__all__ = ["GENERATORS", "generate", "segment_seconds"]
 
 GENERATORS = {name: locomote for name in GAITS} | {name: gesture for name in GESTURES} | {"hop": hop, "spin": spin}
 _missing = set(ACTIONS) ^ set(GENERATORS)
@@ -65,12 +65,3 @@ def segment_seconds(action: str, modifiers, rng: np.random.Generator) -> float:
         return 2 * RAMP + reps * GAITS[action].period / e.tempo * rng.uniform(0.9, 1.1)
     seconds = rng.uniform(lo, hi) / (e.tempo if action in ("turn_in_place", "spin") or action in GESTURES else 1.0)
     return max(seconds, HOLD_SECONDS / e.tempo) if action in GESTURES else seconds
-
-
-def segment_rotations(seg: Segment, fps: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Local rotations (T, J, 3, 3) (index 0 = global root rotation) and root positions (T, 3) of one segment alone."""
-    from motionmill.synth.compose import compose_segments  # compose imports this module
-
-    seg = Segment(seg.action, 0.0, seg.duration, seg.modifiers, seg.layer, seg.layer_modifiers)
-    out = compose_segments((seg,), fps, rng)
-    return out.rotations, out.root

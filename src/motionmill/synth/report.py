@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from motionmill.eval import physics
+from motionmill.motion import physics
 from motionmill.motion.skeleton import SMPL22
 from motionmill.synth.corpus import Clip, make_clip
 

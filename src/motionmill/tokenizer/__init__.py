@@ -1,2 +1,2 @@
-"""Motion tokenizer: FSQ (`fsq.py`), the conv codec and its presets (`model.py`), folders on disk
-(`checkpoint.py`) and the converter for released MotionMillion weights (`convert.py`)."""
+"""Motion tokenizer: FSQ (`fsq.py`) and the conv codec with its presets (`model.py`). Folders on disk and the
+converter for released MotionMillion weights are in `motionmill.checkpoints`."""

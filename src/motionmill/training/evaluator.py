@@ -16,12 +16,12 @@ extra motion that no caption of the batch may match: it teaches the motion side 
 sides apart, which a best-of-N reranker needs.
 
 Loss: symmetric InfoNCE with a fixed temperature, captions repeated in a batch excluded as negatives
-(`eval.evaluator.tmr.contrastive_loss`). Validation: R@1 and R@3 of text -> motion retrieval in batches of 32,
+(`evaluator.tmr.contrastive_loss`). Validation: R@1 and R@3 of text -> motion retrieval in batches of 32,
 the protocol's batch size (`eval.metrics.r_precision` with a fixed shuffle), on the val split (the train
 split when val has fewer than 2 clips).
 
 A run folder holds `config.yaml`, `metrics.jsonl` and `checkpoint/`, which is also an evaluator folder:
-`eval.evaluator.load_evaluator(run)` needs nothing else.
+`inference.evaluator.evaluator_from_spec(run)` needs nothing else.
 
 Shape legend: B batch, L text tokens, T frames, F features, E embedding width.
 """
@@ -38,8 +38,8 @@ import torch
 from motionmill.checkpoints.evaluator import save_evaluator
 from motionmill.data.datasets import LengthBucketSampler, TextMotionDataset, collate_padded
 from motionmill.data.store import Corpus
-from motionmill.eval.evaluator.tmr import EvaluatorConfig, TextMotionEvaluator, contrastive_loss
 from motionmill.eval.metrics import r_precision
+from motionmill.evaluator.tmr import EvaluatorConfig, TextMotionEvaluator, contrastive_loss
 from motionmill.motion.container import Motion
 from motionmill.synth.twins import Twin, twin_motion
 from motionmill.text.details import change_detail

@@ -153,7 +153,7 @@ def generator_task(model: MotionGenerator, batch: dict, text_dropout: float = 0.
 def train_generator(config: str | None, corpus: str, tokenizer: str, out: str, steps: int | None = None,
                     progress: bool = True) -> dict:  # fmt: skip
     """Train a generator; rerunning with the same --out resumes exactly."""
-    from motionmill.checkpoints.tokenizer import from_pretrained
+    from motionmill.checkpoints.tokenizer import load_tokenizer
     from motionmill.text.cache import EmbeddingCache
     from motionmill.text.encoders import load_text_encoder
     from motionmill.training.tokenizer import tokenize_corpus
@@ -162,7 +162,7 @@ def train_generator(config: str | None, corpus: str, tokenizer: str, out: str, s
     recipe = run_recipe(config, run, SECTIONS, steps)
     train_cfg = build_dataclass(TrainConfig, recipe["train"], "train")
     data_cfg = build_dataclass(GeneratorDataConfig, recipe["data"], "data")
-    tok_model, _ = from_pretrained(tokenizer)
+    tok_model, _ = load_tokenizer(tokenizer)
     data = Corpus(corpus)
     token_dir = Path(corpus) / "tokens" / Path(tokenizer).resolve().name
     if not (token_dir / "tokens.json").is_file():

@@ -5,7 +5,7 @@ Commands: `motionmill train tokenizer` (a recipe + a corpus -> a run folder), `m
 (token ids for every clip of a corpus, written shard by shard so an interrupted run resumes).
 
 A run folder holds its resolved recipe (`config.yaml`), `metrics.jsonl` and `checkpoint/`, which is also a
-tokenizer folder: `checkpoints.tokenizer.from_pretrained(run)` needs nothing else.
+tokenizer folder: `checkpoints.tokenizer.load_tokenizer(run)` needs nothing else.
 
 Shape legend: B batch, T frames, F features, N tokens.
 """
@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from motionmill.checkpoints.tokenizer import from_pretrained, save_pretrained
+from motionmill.checkpoints.tokenizer import load_tokenizer, save_tokenizer
 from motionmill.data.datasets import WindowDataset
 from motionmill.data.store import Corpus
 from motionmill.eval.metrics import acceleration_error, codebook_usage, mpjpe
@@ -80,7 +80,7 @@ def _initial_model(model_values: dict, init: TokenizerInitConfig) -> tuple[Motio
     if not init.tokenizer:
         model_cfg = TokenizerConfig.from_name(model_values.pop("preset", "tiny"), **model_values)
         return MotionTokenizer(model_cfg), None
-    source, stats = from_pretrained(init.tokenizer)
+    source, stats = load_tokenizer(init.tokenizer)
     if stats is None:
         raise ValueError(f"{init.tokenizer}: the tokenizer has no normalisation stats to start from")
     shape = sorted(key for key in model_values if not key.endswith("_weight"))
@@ -142,7 +142,7 @@ def train_tokenizer(config: str | None, corpus: str, out: str, steps: int | None
     def evaluate(model):
         return evaluate_tokenizer(model, stats, data, val_clips, data_cfg.max_eval_frames)
 
-    return train(model, tokenizer_task, dataset, train_cfg, run, lambda m, f: save_pretrained(m, f, stats),
+    return train(model, tokenizer_task, dataset, train_cfg, run, lambda m, f: save_tokenizer(m, f, stats),
                  evaluate=evaluate, progress=progress)  # fmt: skip
 
 
@@ -180,7 +180,7 @@ def evaluate_tokenizer(model: MotionTokenizer, stats, corpus: Corpus, clip_indic
 
 def eval_tokenizer(tokenizer: str, corpus: str, split: str = "test", max_clips: int = 0) -> dict[str, float]:
     """Reconstruction metrics of a trained tokenizer on a corpus split (prints and returns them)."""
-    model, stats = from_pretrained(tokenizer)
+    model, stats = load_tokenizer(tokenizer)
     if stats is None:
         raise ValueError(f"{tokenizer}: the tokenizer folder has no stats.safetensors")
     data = Corpus(corpus)
@@ -197,7 +197,7 @@ def tokenize_corpus(tokenizer: str, corpus: str, out: str | None = None, batch_s
     (token offset and count per clip row) per corpus shard; existing shards are kept, so reruns resume."""
     from tqdm import tqdm
 
-    model, stats = from_pretrained(tokenizer)
+    model, stats = load_tokenizer(tokenizer)
     if stats is None:
         raise ValueError(f"{tokenizer}: the tokenizer folder has no stats.safetensors")
     data = Corpus(corpus)

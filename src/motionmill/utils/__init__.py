@@ -1,1 +1,1 @@
-"""Small shared utilities (file I/O)."""
+"""Small shared utilities: atomic file writes (`io.py`), recipe loading (`config.py`) and spec strings (`spec.py`)."""

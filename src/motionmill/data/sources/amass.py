@@ -26,9 +26,10 @@ from typing import ClassVar
 import numpy as np
 
 from motionmill.data.sources import Sample
-from motionmill.data.sources.text_files import named_errors, parse_spec, read_captions
+from motionmill.data.sources.text_files import named_errors, read_captions
 from motionmill.motion.container import Motion
 from motionmill.motion.rotations import axis_angle_to_quat, quat_slerp, quat_to_axis_angle
+from motionmill.utils.spec import parse_spec
 
 __all__ = ["AmassSource", "resample_smpl"]
 

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import ClassVar
 
 from motionmill.data.sources import Sample
-from motionmill.data.sources.text_files import named_errors, parse_spec, read_captions
+from motionmill.data.sources.text_files import named_errors, read_captions
 from motionmill.export.bvh import bvh_to_motion
 from motionmill.motion.container import Motion
+from motionmill.utils.spec import parse_spec
 
 __all__ = ["BvhSource"]
 

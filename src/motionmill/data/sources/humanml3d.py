@@ -16,8 +16,9 @@ from typing import ClassVar
 import numpy as np
 
 from motionmill.data.sources import Sample
-from motionmill.data.sources.text_files import named_errors, parse_spec, read_captions, read_split_table
+from motionmill.data.sources.text_files import named_errors, read_captions, read_split_table
 from motionmill.motion.container import Motion
+from motionmill.utils.spec import parse_spec
 
 __all__ = ["HumanML3DSource", "load_npy"]
 

@@ -21,9 +21,10 @@ from typing import ClassVar
 
 from motionmill.data.sources import Sample
 from motionmill.data.sources.humanml3d import load_npy
-from motionmill.data.sources.text_files import SPLIT_NAMES, named_errors, parse_spec, read_captions, read_split_table
+from motionmill.data.sources.text_files import SPLIT_NAMES, named_errors, read_captions, read_split_table
 from motionmill.motion.container import Motion
 from motionmill.motion.normalize import Normalizer
+from motionmill.utils.spec import parse_spec
 
 __all__ = ["MotionMillionSource"]
 

@@ -1,4 +1,4 @@
-"""Shared plain-text parsing for the source readers: caption files, split id lists and spec options.
+"""Shared plain-text parsing for the source readers: caption files and split id lists.
 
 Caption files follow HumanML3D (https://github.com/EricGuo5513/HumanML3D, `texts/<id>.txt`): one caption per line,
 `caption#pos-tagged tokens#start#end`, with start and end in seconds from the clip start and `0.0#0.0` (or NaN, as
@@ -6,8 +6,7 @@ the HumanML3D loader treats it) meaning the whole clip. MotionMillion's released
 a line without the `#` fields is read as a whole-clip caption, so plain caption files work too. Split files
 (HumanML3D `train.txt`, MotionMillion `split/<version>/train.txt`) list one clip id per line.
 
-Spec options: a source spec may carry `key=value` options after its path, separated by commas, e.g.
-`amass:/data/AMASS,clip_seconds=8` or `motionmillion:/data/MM,split=version1/t2m_60_300`.
+Spec options (`key=value` after a source's path) are parsed by `motionmill.utils.spec`.
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["SPLIT_NAMES", "named_errors", "parse_caption_line", "parse_spec", "read_captions", "read_split_table"]
+__all__ = ["SPLIT_NAMES", "named_errors", "parse_caption_line", "read_captions", "read_split_table"]
 
 READ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error)
 """What numpy and zipfile raise on truncated or garbage files."""
@@ -86,28 +85,6 @@ def read_split_table(folder: str) -> dict[str, str]:
             ids = (line.strip() for line in path.read_text(encoding="utf-8").splitlines())
             table.update((i, split) for i in ids if i)
     return table
-
-
-def parse_spec(arg: str, options: dict[str, type]) -> tuple[str, dict]:
-    """Split a source argument "PATH[,key=value...]" into the path and typed options.
-
-    Args:
-        arg: the part of the spec after "<source>:".
-        options: allowed option names -> type used to convert the value (str, int, float).
-
-    Raises:
-        ValueError: empty path, an option without "=", or an unknown option (the message lists the known ones).
-    """
-    path, *pairs = arg.split(",")
-    if not path:
-        raise ValueError(f"source spec {arg!r} has no path")
-    out = {}
-    for pair in pairs:
-        key, eq, value = pair.partition("=")
-        if not eq or key not in options:
-            raise ValueError(f"bad option {pair!r} in {arg!r}; options are key=value with key in {sorted(options)}")
-        out[key] = options[key](value)
-    return path, out
 
 
 @contextmanager

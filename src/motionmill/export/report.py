@@ -3,7 +3,7 @@
 MotionMillion-Eval is scored by human rating only (spec/evaluation.md), so each section shows the prompt, its
 automatic metrics next to the reference values, a 3D player of the generated motion and a form with three 1-5
 ratings (text alignment, naturalness, physical plausibility), a comment and the rater's name. The form POSTs JSON
-to `ratings` relative to the page, which `motionmill eval serve REPORT_DIR` (`eval.ratings.serve_report`) stores in
+to `ratings` relative to the page, which `motionmill eval serve REPORT_DIR` (`serve.ratings.serve_report`) stores in
 SQLite; opened from file:// the page says so instead.
 
 The page loads nothing from the network. Players come from `export.html` and start only when they scroll into view,

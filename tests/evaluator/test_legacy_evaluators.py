@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from motion_factory import random_motion
-from motionmill.eval.evaluator import Evaluator, load_evaluator
+from motionmill.inference.evaluator import Evaluator, evaluator_from_spec
 from motionmill.motion.container import Motion
 
 POS = ["VERB", "NOUN", "DET", "ADP", "NUM", "AUX", "PRON", "ADJ", "ADV", "Loc_VIP", "Body_VIP", "Obj_VIP", "Act_VIP",
@@ -141,7 +141,7 @@ def _hml_motion_reference(motion: Motion, parts, mean, std):
 
 def test_humanml3d_text_embeddings_match_reference(hml):
     folder, parts, vectors, _, _ = hml
-    ev = load_evaluator(_hml_spec(folder))
+    ev = evaluator_from_spec(_hml_spec(folder))
     assert isinstance(ev, Evaluator) and ev.dim == 512
     texts = [
         "a man walk forward quickly#a/DET man/NOUN walk/VERB forward/ADV quickly/ADV#0.0#0.0",  # HumanML3D line
@@ -163,7 +163,7 @@ def test_humanml3d_text_embeddings_match_reference(hml):
 
 def test_humanml3d_text_keeps_twenty_words(hml):
     folder, parts, vectors, _, _ = hml
-    ev = load_evaluator(_hml_spec(folder))
+    ev = evaluator_from_spec(_hml_spec(folder))
     long = " ".join(["walk/VERB"] * 25)
     tokens = [("sos", "OTHER")] + [("walk", "Act_VIP")] * 20 + [("eos", "OTHER")]
     np.testing.assert_allclose(ev.text_embeddings([long])[0], _hml_text_reference(tokens, parts, vectors).numpy(),
@@ -172,7 +172,7 @@ def test_humanml3d_text_keeps_twenty_words(hml):
 
 def test_humanml3d_motion_embeddings_match_reference(hml):
     folder, parts, _, mean, std = hml
-    ev = load_evaluator(_hml_spec(folder))
+    ev = evaluator_from_spec(_hml_spec(folder))
     # 3 s, 5.5 s and 15 s at 30 fps: 60, 110 and 299 frames at 20 fps (the last is cut to 196)
     motions = [_motion(0, 91), _motion(1, 166), _motion(2, 450)]
     got = ev.motion_embeddings(motions)
@@ -192,7 +192,7 @@ def test_humanml3d_key_errors_name_the_keys(hml, tmp_path):
     (tmp_path / "glove").symlink_to(folder / "glove")
     (tmp_path / "meta").symlink_to(folder / "meta")
     with pytest.raises(ValueError) as info:
-        load_evaluator(_hml_spec(tmp_path))
+        evaluator_from_spec(_hml_spec(tmp_path))
     message = str(info.value)
     assert "missing keys: ['text_encoder.input_emb.bias']" in message
     assert "unexpected keys: ['motion_encoder.extra.weight']" in message
@@ -200,7 +200,7 @@ def test_humanml3d_key_errors_name_the_keys(hml, tmp_path):
     torch.save({"text_encoder": parts["text_encoder"], "epoch": 1}, tmp_path / "partial.tar")
     with pytest.raises(ValueError, match=r"expected a dict with state dicts \['text_encoder', 'movement_encoder', "
                                          r"'motion_encoder'\]; found \['epoch', 'text_encoder'\]"):  # fmt: skip
-        load_evaluator(_hml_spec(tmp_path, "partial.tar"))
+        evaluator_from_spec(_hml_spec(tmp_path, "partial.tar"))
 
 
 class _Payload:
@@ -216,7 +216,7 @@ def test_glove_pickles_must_be_plain(hml, tmp_path):
     (glove / "our_vab_words.pkl").write_bytes(pickle.dumps([_Payload()]))
     spec = f"humanml3d:{folder / 'finest.tar'},glove={glove},meta={folder / 'meta'}"
     with pytest.raises(pickle.UnpicklingError, match="refusing to unpickle"):
-        load_evaluator(spec)
+        evaluator_from_spec(spec)
 
 
 # ================================================================================= MotionMillion (272)
@@ -350,7 +350,7 @@ def _mm_motion_reference(motion: Motion, sd, mean, std):
 
 def test_motionmillion_embeddings_match_reference(mm):
     folder, sd, mean, std = mm
-    ev = load_evaluator(_mm_spec(folder))
+    ev = evaluator_from_spec(_mm_spec(folder))
     assert isinstance(ev, Evaluator) and ev.dim == 512
     texts = ["a person walks forward then jumps high", "the person jumps", "a person somersaults"]
     got = ev.text_embeddings(texts)
@@ -370,16 +370,16 @@ def test_motionmillion_key_errors_name_the_keys(mm, tmp_path):
     bad["textencoder.seqTransEncoder.layers.0.extra"] = torch.zeros(2)
     torch.save({"state_dict": bad}, folder / "bad.ckpt")
     with pytest.raises(ValueError) as info:
-        load_evaluator(_mm_spec(folder, "bad.ckpt"))
+        evaluator_from_spec(_mm_spec(folder, "bad.ckpt"))
     assert "missing keys: ['motionencoder.skel_embedding.bias']" in str(info.value)
     assert "unexpected keys: ['textencoder.seqTransEncoder.layers.0.extra']" in str(info.value)
     torch.save({"state_dict": {"model.weight": torch.zeros(2)}}, folder / "other.ckpt")
     with pytest.raises(ValueError, match=r"no textencoder.\* or motionencoder.\* keys; top-level names: \['model'\]"):
-        load_evaluator(_mm_spec(folder, "other.ckpt"))
+        evaluator_from_spec(_mm_spec(folder, "other.ckpt"))
 
 
 def test_checkpoints_that_need_code_are_refused(mm):
     folder, sd, _, _ = mm
     torch.save({"state_dict": sd, "hyper_parameters": _Payload()}, folder / "code.ckpt")
     with pytest.raises(ValueError, match=r"not unpickled here\. Extract its state dict"):
-        load_evaluator(_mm_spec(folder, "code.ckpt"))
+        evaluator_from_spec(_mm_spec(folder, "code.ckpt"))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from motionmill.eval import physics
+from motionmill.motion import physics
 from motionmill.motion.skeleton import SMPL22, forward_kinematics
 
 FPS = 30.0

@@ -1,6 +1,6 @@
 """Human ratings of the prompts report: a SQLite store, its CSV export and a small local server for the page.
 
-`motionmill eval serve REPORT_DIR` serves the folder written by `eval.report.write_prompts_report` and stores what
+`motionmill eval serve REPORT_DIR` serves the folder written by `export.report.write_prompts_report` and stores what
 its forms POST to `/ratings` in `REPORT_DIR/ratings.sqlite` (or `--db`): one row per submission, with the prompt
 text and model copied from the report's `index.json` so the table stands on its own. `GET /ratings.csv` and
 `motionmill eval ratings REPORT_DIR --csv OUT` export the rows.
@@ -27,7 +27,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from motionmill.eval.report import MAX_ID_CHARS, REPORT_FILE, read_index
+from motionmill.export.report import MAX_ID_CHARS, REPORT_FILE, read_index
 from motionmill.utils.io import atomic_write
 
 __all__ = ["COLUMNS", "DB_FILE", "RatingError", "RatingStore", "ReportServer", "serve_report", "serving"]

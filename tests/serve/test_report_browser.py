@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from motion_factory import random_motion
-from motionmill.eval.ratings import DB_FILE, RatingStore, serving
-from motionmill.eval.report import PromptEntry, write_prompts_report
+from motionmill.export.report import PromptEntry, write_prompts_report
+from motionmill.serve.ratings import DB_FILE, RatingStore, serving
 
 PROMPTS = {
     "000_walk": "a person walks forward",

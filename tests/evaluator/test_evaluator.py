@@ -1,5 +1,5 @@
 """Our TMR-style evaluator: model invariants, the loss against its formula, spec parsing, the recipe, and a short
-`motionmill train evaluator` run whose folder loads through `load_evaluator` and embeds texts and `Motion`s."""
+`motionmill train evaluator` run whose folder loads through `evaluator_from_spec` and embeds texts and `Motion`s."""
 
 import json
 import math
@@ -12,15 +12,14 @@ import yaml
 
 from corpus_factory import builtin_corpus
 from motion_factory import random_motion
-from motionmill.eval import evaluator as evaluator_pkg
-from motionmill.eval.evaluator import Evaluator, load_evaluator
-from motionmill.eval.evaluator.tmr import EvaluatorConfig, TextMotionEvaluator, contrastive_loss, sinusoidal_positions
+from motionmill.evaluator.tmr import EvaluatorConfig, TextMotionEvaluator, contrastive_loss, sinusoidal_positions
+from motionmill.inference import evaluator as evaluator_pkg
+from motionmill.inference.evaluator import Evaluator, evaluator_from_spec
 from motionmill.motion.container import Motion
 from motionmill.text.details import change_detail
 from motionmill.training.evaluator import EvaluatorDataConfig
 from motionmill.training.loop import TrainConfig
 from motionmill.utils.config import build_dataclass, load_recipe
-from test_model_imports import violations
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY_RUN = {"model": {"preset": "tiny", "dim": 64, "ff": 128, "embed_dim": 64},
@@ -34,13 +33,7 @@ def _motion(seed: int, frames: int, fps: float = 30.0) -> Motion:
     return Motion.from_rotations(*random_motion(seed, frames=frames), fps=fps)
 
 
-# ---- model files and the model ----
-
-
-@pytest.mark.parametrize("name", ["tmr.py", "legacy.py"])
-def test_model_files_import_only_torch_math_dataclasses(name):
-    source = (Path(evaluator_pkg.__file__).parent / name).read_text(encoding="utf-8")
-    assert violations(source, "eval.evaluator") == []
+# ---- the model ----
 
 
 def test_presets_and_config_errors():
@@ -152,7 +145,7 @@ class _Fixed:
 
 
 def test_an_ensemble_ranks_by_the_mean_of_its_members_cosines():
-    from motionmill.eval.evaluator import EvaluatorEnsemble
+    from motionmill.inference.evaluator import EvaluatorEnsemble
 
     rng = np.random.default_rng(3)
     members = [_Fixed(f"e{k}", rng.normal(size=(4, d)), rng.normal(size=(6, d))) for k, d in enumerate((5, 8, 3))]
@@ -171,18 +164,18 @@ def test_an_ensemble_ranks_by_the_mean_of_its_members_cosines():
 
 
 def test_a_spec_joined_by_plus_loads_an_ensemble():
-    from motionmill.eval.evaluator import BUILTIN_EVALUATOR, EvaluatorEnsemble
+    from motionmill.inference.evaluator import BUILTIN_EVALUATOR, EvaluatorEnsemble
 
-    ensemble = load_evaluator(f"builtin+{BUILTIN_EVALUATOR}")
-    assert isinstance(ensemble, EvaluatorEnsemble) and ensemble.dim == 2 * load_evaluator("builtin").dim
+    ensemble = evaluator_from_spec(f"builtin+{BUILTIN_EVALUATOR}")
+    assert isinstance(ensemble, EvaluatorEnsemble) and ensemble.dim == 2 * evaluator_from_spec("builtin").dim
     motions = [_motion(0, 60), _motion(1, 90)]
-    single = load_evaluator("builtin")
+    single = evaluator_from_spec("builtin")
     # two copies of one evaluator: the mean of equal cosines is that cosine
     np.testing.assert_allclose(ensemble.text_embeddings(["a person walks"]) @ ensemble.motion_embeddings(motions).T,
                                single.text_embeddings(["a person walks"]) @ single.motion_embeddings(motions).T,
                                atol=1e-6)  # fmt: skip
     with pytest.raises(FileNotFoundError, match="'nowhere': no such folder"):
-        load_evaluator("builtin+nowhere")
+        evaluator_from_spec("builtin+nowhere")
 
 
 # ---- specs and recipes ----
@@ -200,19 +193,19 @@ def test_builtin_recipe_is_valid():
 def test_builtin_evaluator_missing_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(evaluator_pkg, "BUILTIN_EVALUATOR", tmp_path / "none")
     with pytest.raises(FileNotFoundError, match="built-in evaluator is not installed"):
-        load_evaluator("builtin")
+        evaluator_from_spec("builtin")
 
 
 def test_spec_errors(tmp_path):
     with pytest.raises(ValueError, match=r"lacks \['meta'\]; write humanml3d:PATH,glove=DIR,meta=DIR"):
-        load_evaluator("humanml3d:/x/finest.tar,glove=/g")
+        evaluator_from_spec("humanml3d:/x/finest.tar,glove=/g")
     with pytest.raises(ValueError, match="bad option 'vocab=/v'"):
-        load_evaluator("motionmillion:/x/e.ckpt,vocab=/v")
+        evaluator_from_spec("motionmillion:/x/e.ckpt,vocab=/v")
     with pytest.raises(FileNotFoundError, match="no such folder"):
-        load_evaluator(str(tmp_path / "missing"))
+        evaluator_from_spec(str(tmp_path / "missing"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="config.json is missing"):
-        load_evaluator(str(tmp_path / "empty"))
+        evaluator_from_spec(str(tmp_path / "empty"))
 
 
 # ---- a short training run ----
@@ -253,7 +246,7 @@ def test_run_folder_is_an_evaluator_folder(run):
 
 
 def test_evaluator_protocol_on_texts_and_motions(run):
-    ev = load_evaluator(str(run))
+    ev = evaluator_from_spec(str(run))
     assert isinstance(ev, Evaluator) and ev.dim == 64 and ev.name == str(run)
     texts = ["A person walks forward.", "Someone jumps twice.", "A person walks forward."]
     t = ev.text_embeddings(texts)

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from motionmill.eval.evaluator.tmr import sinusoidal_positions
+from motionmill.evaluator.tmr import sinusoidal_positions
 
 __all__ = ["HumanML3DEvaluatorConfig", "HumanML3DEvaluatorNet", "MotionEncoderBiGRUCo", "MotionMillionEncoder",
            "MotionMillionEvaluatorConfig", "MotionMillionEvaluatorNet", "MovementConvEncoder", "POS_TAGS",

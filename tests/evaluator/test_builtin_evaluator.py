@@ -5,7 +5,7 @@ import pytest
 
 from motionmill.eval import metrics
 from motionmill.eval.alignment import alignment_clips, whole_caption
-from motionmill.eval.evaluator import load_evaluator
+from motionmill.inference.evaluator import evaluator_from_spec
 from motionmill.motion.container import Motion
 from motionmill.synth.corpus import make_clip, split_of
 
@@ -18,7 +18,7 @@ def _motions(clips) -> list[Motion]:
 
 @pytest.fixture(scope="module")
 def evaluator():
-    return load_evaluator("builtin")
+    return evaluator_from_spec("builtin")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from motion_factory import random_motion
-from motionmill.eval.report import INDEX_FILE, PromptEntry, read_index, write_prompts_report
+from motionmill.export.report import INDEX_FILE, PromptEntry, read_index, write_prompts_report
 
 NASTY_PROMPT = 'a person </script><script>alert("x")</script> <b>jumps</b> & "waves" <!-- 走る'
 

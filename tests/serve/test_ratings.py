@@ -12,8 +12,8 @@ import pytest
 
 from motion_factory import random_motion
 from motionmill.cli import main
-from motionmill.eval.ratings import COLUMNS, DB_FILE, RatingError, RatingStore, serve_report, serving
-from motionmill.eval.report import PromptEntry, write_prompts_report
+from motionmill.export.report import PromptEntry, write_prompts_report
+from motionmill.serve.ratings import COLUMNS, DB_FILE, RatingError, RatingStore, serve_report, serving
 
 PROMPTS = {"000_walk": {"prompt": "a person walks", "model": "tiny"}, "001_jump": {"prompt": "jumps", "model": "tiny"}}
 GOOD = {"prompt_id": "000_walk", "rater": " ana ", "text_alignment": 4, "naturalness": 5, "plausibility": 3}
