@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
+
+from motionmill.inference.settings import DEFAULTS, SamplingSettings
 
 __all__ = ["main"]
 
@@ -158,16 +161,15 @@ def _train_evaluator_args(p: argparse.ArgumentParser) -> None:
 
 def generate(prompts: list[str], out: str, prompts_file: str | None = None, seconds: float | None = None,
              seed: int = 0, model: str = "builtin", rewrite_url: str | None = None, rewrite_model: str | None = None,
-             **sampling) -> None:  # fmt: skip
-    """Generate motion from text: per prompt a .npy, .joints.npy, .bvh, .gif, .html and a .json record.
-    `sampling`: SamplingSettings fields (None: the model's default)."""
+             sampling: SamplingSettings | None = None) -> None:  # fmt: skip
+    """Generate motion from text: per prompt a .npy, .joints.npy, .bvh, .gif, .html and a .json record."""
     from motionmill.inference.generate import read_prompts_file, run_generate
 
     prompts = list(prompts) + (read_prompts_file(prompts_file) if prompts_file else [])
     if not prompts:
         raise ValueError("give at least one prompt, or --prompts-file")
     run_generate(prompts, out, model=model, seconds=seconds, seed=seed, rewrite_url=rewrite_url,
-                 rewrite_model=rewrite_model, **sampling)  # fmt: skip
+                 rewrite_model=rewrite_model, sampling=sampling)  # fmt: skip
 
 
 def _generate_args(p: argparse.ArgumentParser) -> None:
@@ -177,37 +179,28 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seconds", type=float, default=None, help="target duration (length control), e.g. 4")
     p.add_argument("--seed", type=int, default=0, help="seed of the first prompt; prompt i uses seed + i")
     _sampling_args(p)
-    p.add_argument("--greedy", action="store_true", default=None, help="argmax decoding instead of sampling")
     p.add_argument("--model", default="builtin", help="pipeline folder (default: the built-in model)")
     p.add_argument("--rewrite-url", default=None, help="OpenAI-compatible endpoint to rewrite prompts first")
     p.add_argument("--rewrite-model", default=None, help="model name for --rewrite-url")
 
 
-def _sampling_args(p: argparse.ArgumentParser) -> None:
-    """Sampling options; left unset, each takes the model's default (pipeline.json "sampling")."""
-    p.add_argument("--temperature", type=float, default=None, help="sampling temperature (model default)")
-    p.add_argument("--top-k", type=int, default=None, help="sample among the k most likely codes (model default)")
-    p.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass, e.g. 0.95 (model default)")
-    p.add_argument("--guidance", type=float, default=None, help="classifier-free guidance scale, 1 = none "
-                   "(model default)")  # fmt: skip
-    p.add_argument("--candidates", type=int, default=None, help="best of N: sample N motions per prompt and keep "
-                   "the one the model's reranker finds closest to the prompt; 1 = plain sampling "
-                   "(model default)")  # fmt: skip
-    p.add_argument("--compose", action=argparse.BooleanOptionalAction, default=None, help="sample a prompt that "
-                   "lists actions in order (walk, then turn...) one step at a time, each from its own words "
-                   "(model default)")  # fmt: skip
+def _sampling_args(p: argparse.ArgumentParser, unset: str = "the model's default") -> None:
+    """One option per `SamplingSettings` field, with the field's help; an option left out is `unset`."""
+    for f in fields(SamplingSettings):
+        flag, kind = "--" + f.name.replace("_", "-"), type(getattr(DEFAULTS, f.name))
+        help_text = f"{f.metadata['help']} (unset: {unset})"
+        if kind is bool:
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        else:
+            p.add_argument(flag, type=kind, default=None, metavar=f.name.upper(), help=help_text)
 
 
 def export_pipeline(tokenizer: str, generator: str, out: str, text_encoder: str = "minilm",
-                    temperature: float | None = None, top_k: int | None = None, top_p: float | None = None,
-                    guidance: float | None = None, candidates: int | None = None, compose: bool | None = None,
-                    reranker: str | None = None) -> None:  # fmt: skip
-    """Assemble a text-to-motion pipeline folder (for --model) from a tokenizer run and a generator run."""
+                    reranker: str | None = None, sampling: SamplingSettings | None = None) -> None:  # fmt: skip
+    """Assemble a text-to-motion pipeline folder (for --model) from a tokenizer run and a generator run; the sampling
+    options given become the pipeline's defaults."""
     from motionmill.inference.pipeline import assemble_pipeline
 
-    given = {"temperature": temperature, "top_k": top_k, "top_p": top_p, "guidance": guidance,
-             "candidates": candidates, "compose": compose}  # fmt: skip
-    sampling = {k: v for k, v in given.items() if v is not None}
     folder = assemble_pipeline(tokenizer, generator, out, text_encoder, sampling=sampling, reranker=reranker)
     print(f"pipeline written to {folder}")
 
@@ -217,14 +210,7 @@ def _export_pipeline_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--generator", required=True, help="generator run or folder")
     p.add_argument("--out", required=True, help="pipeline folder to write")
     p.add_argument("--text-encoder", default="minilm", help="text encoder the generator was trained with")
-    p.add_argument("--temperature", type=float, default=None, help="default sampling temperature (1)")
-    p.add_argument("--top-k", type=int, default=None, help="default top-k (none)")
-    p.add_argument("--top-p", type=float, default=None, help="default nucleus mass (none)")
-    p.add_argument("--guidance", type=float, default=None, help="default classifier-free guidance scale (1)")
-    p.add_argument("--candidates", type=int, default=None, help="default best-of-N candidates per prompt (1); "
-                   "above 1 needs --reranker")  # fmt: skip
-    p.add_argument("--compose", action=argparse.BooleanOptionalAction, default=None, help="sample prompts that "
-                   "list actions in order step by step by default (off)")  # fmt: skip
+    _sampling_args(p, unset="plain sampling: temperature 1, every code, no guidance, 1 candidate, whole prompts")
     p.add_argument("--reranker", default=None, help="evaluator that ranks best-of-N candidates: builtin (the "
                    "shipped one) or an evaluator run or folder, copied into the pipeline; several joined by + "
                    "rank by their mean similarity")  # fmt: skip
@@ -270,11 +256,12 @@ def _synth_contact_sheet_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--start", type=int, default=0, help="index of the first clip (default 0)")
 
 
-def eval_alignment(model: str, split: str = "test", clips: int = 500, out: str | None = None, **sampling) -> None:
+def eval_alignment(model: str, split: str = "test", clips: int = 500, out: str | None = None,
+                   sampling: SamplingSettings | None = None) -> None:  # fmt: skip
     """Predicate accuracy of a text-to-motion model on built-in captions (and of the ground truth)."""
     from motionmill.eval.alignment import eval_alignment as run
 
-    run(model, split, clips, out, **sampling)
+    run(model, split, clips, out, sampling)
 
 
 def _eval_alignment_args(p: argparse.ArgumentParser) -> None:
@@ -326,7 +313,7 @@ def _eval_ratings_args(p: argparse.ArgumentParser) -> None:
 
 def eval_protocol(model: str, evaluator: str, corpus: str, out: str, split: str = "test", repeats: int = 20,
                   clips: int | None = None, mm_captions: int = 100, mm_generations: int = 30, seed: int = 0,
-                  **sampling) -> None:  # fmt: skip
+                  sampling: SamplingSettings | None = None) -> None:  # fmt: skip
     """The standard text-to-motion protocol (FID, R-precision, MM-Dist, Diversity, MModality; mean and 95% CI)."""
     from motionmill.eval.benchmark import ProtocolConfig, run_protocol, write_results
     from motionmill.inference.evaluator import evaluator_from_spec
@@ -335,7 +322,7 @@ def eval_protocol(model: str, evaluator: str, corpus: str, out: str, split: str 
     cfg = ProtocolConfig(split=split, repeats=repeats, clips=clips, mm_captions=mm_captions,
                          mm_generations=mm_generations, seed=seed)  # fmt: skip
     pipe, scorer = TextToMotion.from_pretrained(model), evaluator_from_spec(evaluator)
-    result = run_protocol(pipe, scorer, corpus, cfg, **sampling)
+    result = run_protocol(pipe, scorer, corpus, cfg, sampling)
     summary = write_results({"model": model, "evaluator": evaluator, "corpus": corpus, **result}, out,
                             f"Protocol: {model} on {corpus} ({split})")  # fmt: skip
     print(summary.read_text())
@@ -355,20 +342,22 @@ def _eval_protocol_args(p: argparse.ArgumentParser) -> None:
     _sampling_args(p)
 
 
-def eval_zeroshot(model: str, evaluator: str, out: str, clips: int = 500, seed: int = 0, **sampling) -> None:
+def eval_zeroshot(model: str, evaluator: str, out: str, clips: int = 500, seed: int = 0,
+                  sampling: SamplingSettings | None = None) -> None:  # fmt: skip
     """The built-in zero-shot split against the test split, scored by predicates and by the evaluator."""
     from motionmill.eval.benchmark import run_zeroshot, write_results
     from motionmill.inference.evaluator import evaluator_from_spec
     from motionmill.inference.pipeline import TextToMotion
 
     pipe, scorer = TextToMotion.from_pretrained(model), evaluator_from_spec(evaluator)
-    result = run_zeroshot(pipe, scorer, clips, seed, **sampling)
+    result = run_zeroshot(pipe, scorer, clips, seed, sampling=sampling)
     summary = write_results({"model": model, "evaluator": evaluator, **result}, out, f"Zero-shot: {model}")
     print(summary.read_text())
 
 
 def eval_prompts(prompts_file: str, out: str, model: str = "builtin", evaluator: str = "builtin",
-                 seconds: float | None = None, seed: int = 0, **sampling) -> None:  # fmt: skip
+                 seconds: float | None = None, seed: int = 0,
+                 sampling: SamplingSettings | None = None) -> None:  # fmt: skip
     """Any prompt file (e.g. MotionMillion-Eval's): outputs, physics, evaluator distance and a rating report."""
     from motionmill.eval.benchmark import run_prompts, write_results
     from motionmill.inference.evaluator import evaluator_from_spec
@@ -377,7 +366,7 @@ def eval_prompts(prompts_file: str, out: str, model: str = "builtin", evaluator:
 
     prompts = read_prompts_file(prompts_file)
     pipe, scorer = TextToMotion.from_pretrained(model), evaluator_from_spec(evaluator)
-    result = run_prompts(pipe, scorer, prompts, out, seconds, seed, **sampling)
+    result = run_prompts(pipe, scorer, prompts, out, seconds, seed, sampling=sampling)
     summary = write_results({"model": model, "evaluator": evaluator, "prompts_file": prompts_file, **result}, out,
                             f"Prompts: {prompts_file} with {model}")  # fmt: skip
     print(summary.read_text())
@@ -429,6 +418,9 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
 }
 
 
+_SAMPLING_FIELDS = tuple(f.name for f in fields(SamplingSettings))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="motionmill", description="Text-to-motion and motion corpus tools.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -453,6 +445,8 @@ def main(argv: list[str] | None = None) -> int:
     args.pop("command"), args.pop("subcommand", None)
     fn = COMMANDS[command][0]
     try:
+        if sampling := {name: args.pop(name) for name in _SAMPLING_FIELDS if name in args}:
+            args["sampling"] = SamplingSettings(**sampling)  # the command's sampling options as one typed request
         fn(**args)
     except (ValueError, KeyError, FileNotFoundError, ImportError, OSError) as e:
         if debug:

@@ -11,6 +11,7 @@ from motionmill.cli import main
 from motionmill.eval.benchmark import ProtocolConfig, run_protocol, run_zeroshot, write_results
 from motionmill.inference.evaluator import evaluator_from_spec
 from motionmill.inference.pipeline import TextToMotion
+from motionmill.inference.settings import SamplingSettings
 
 pytest.importorskip("transformers", reason="the built-in text encoder needs the [text] extra")
 
@@ -34,7 +35,7 @@ def setup(tmp_path_factory):
 
 def test_protocol_reports_every_metric_over_runs_with_confidence_intervals(setup):
     corpus, pipe, evaluator, _ = setup
-    result = run_protocol(pipe, evaluator, corpus, SMALL, top_k=20)
+    result = run_protocol(pipe, evaluator, corpus, SMALL, SamplingSettings(top_k=20))
     assert result["clips"] == 32 and result["sampling"]["top_k"] == 20
     expected = {"fid", "r_precision_top1", "r_precision_top2", "r_precision_top3", "matching_score", "diversity",
                 "multimodality"}  # fmt: skip
@@ -69,7 +70,7 @@ def test_protocol_rejects_splits_smaller_than_a_batch(setup):
 
 def test_zeroshot_scores_both_splits_by_predicates_and_evaluator(setup, tmp_path):
     _, pipe, evaluator, _ = setup
-    result = run_zeroshot(pipe, evaluator, clips=32, top_k=20)
+    result = run_zeroshot(pipe, evaluator, clips=32, sampling=SamplingSettings(top_k=20))
     for split in ("test", "zeroshot"):
         assert result[split]["predicates"]["clips"] == 32
         assert result[split]["predicates"]["ground_truth_accuracy"] >= 0.9

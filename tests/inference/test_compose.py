@@ -133,7 +133,7 @@ def test_bad_seconds_are_rejected_before_steps_are_split(pipe, seconds):
 
 
 def test_compose_must_be_a_boolean():
-    from motionmill.inference.pipeline import SamplingSettings
+    from motionmill.inference.settings import SamplingSettings
 
     with pytest.raises(ValueError, match="compose"):
         SamplingSettings(compose="yes")

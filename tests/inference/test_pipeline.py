@@ -8,6 +8,7 @@ import pytest
 from corpus_factory import tiny_runs
 from motionmill.cli import main
 from motionmill.inference.pipeline import TextToMotion
+from motionmill.inference.settings import SamplingSettings
 
 pytest.importorskip("transformers", reason="the built-in text encoder needs the [text] extra")
 
@@ -108,13 +109,13 @@ def test_generate_command_bad_input_is_one_line(pipe_folder, tmp_path, capsys):
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 5 and all(e.startswith("motionmill: error: ") for e in errors)
     assert "line 2: not valid UTF-8" in errors[1] and "seconds" in errors[2] and "pipeline.json" in errors[3]
-    assert "candidates must be an integer >= 1" in errors[4]
+    assert "candidates (--candidates) must be an integer >= 1, got 0" in errors[4]
 
 
 def test_alignment_evaluation_runs_and_ground_truth_scores_high(pipe):
     from motionmill.eval.alignment import evaluate_alignment
 
-    result = evaluate_alignment(pipe, "test", clips=6, batch_size=3, top_k=20)
+    result = evaluate_alignment(pipe, "test", clips=6, batch_size=3, sampling=SamplingSettings(top_k=20))
     assert result["clips"] == 6 and result["predicates"] >= 6
     assert 0.0 <= result["accuracy"] <= 1.0 and result["ground_truth_accuracy"] >= 0.8
     assert 0.0 <= result["foot_skating"] <= 1.0
@@ -127,7 +128,7 @@ def test_pipeline_folder_carries_sampling_defaults_that_calls_override(pipe, tmp
     try:
         pipe.save_pretrained(tmp_path / "tuned")
     finally:
-        pipe.sampling = replace(pipe.sampling, guidance=1.0, top_k=None)
+        pipe.sampling = replace(pipe.sampling, guidance=1.0, top_k=0)
     tuned = TextToMotion.from_pretrained(tmp_path / "tuned")
     assert tuned.sampling.guidance == 2.0 and tuned.sampling.top_k == 5
     assert tuned.settings(guidance=None, temperature=0.5).guidance == 2.0
@@ -194,8 +195,6 @@ def test_best_of_n_in_chunks_equals_one_batch(reranked_folder, monkeypatch):
 
 
 def test_best_of_n_needs_a_reranker(pipe, pipe_folder, tmp_path, capsys):
-    from motionmill.inference.pipeline import SamplingSettings
-
     with pytest.raises(ValueError, match="no reranker"):
         pipe("a person walks", candidates=2)
     with pytest.raises(ValueError, match="candidates"):
@@ -247,6 +246,6 @@ def test_generate_command_records_the_candidates(reranked_folder, tmp_path):
 def test_evaluator_suites_sample_one_candidate_unless_told():
     from motionmill.eval.benchmark import one_candidate_by_default
 
-    assert one_candidate_by_default({"guidance": 2.0}) == {"guidance": 2.0, "candidates": 1}
-    assert one_candidate_by_default({"candidates": None})["candidates"] == 1
-    assert one_candidate_by_default({"candidates": 8})["candidates"] == 8
+    assert one_candidate_by_default(SamplingSettings(guidance=2.0)) == SamplingSettings(guidance=2.0, candidates=1)
+    assert one_candidate_by_default(None) == SamplingSettings(candidates=1)
+    assert one_candidate_by_default(SamplingSettings(candidates=8)).candidates == 8

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from motionmill.inference.settings import SamplingSettings
 from motionmill.motion.physics import foot_skating_ratio
 from motionmill.synth.corpus import make_clip, split_of
 from motionmill.synth.expectations import expected_predicates, score_motion
@@ -42,7 +43,7 @@ def whole_caption(clip) -> str:
 
 
 def generate_for_clips(pipe, clips: list, seed: int = 0, batch_size: int = 50, desc: str = "generate",
-                       **sampling) -> list:  # fmt: skip
+                       sampling: SamplingSettings | None = None) -> list:  # fmt: skip
     """One motion per clip from its whole-clip caption at the clip's duration; clip i uses seed `seed * 100_000 + i`."""
     from tqdm import tqdm
 
@@ -51,7 +52,7 @@ def generate_for_clips(pipe, clips: list, seed: int = 0, batch_size: int = 50, d
         batch = clips[b : b + batch_size]
         seconds = [min(c.plan.duration, pipe.max_seconds) for c in batch]
         seeds = [seed * 100_000 + b + i for i in range(len(batch))]
-        motions += pipe([whole_caption(c) for c in batch], seconds=seconds, seed=seeds, **sampling)
+        motions += pipe([whole_caption(c) for c in batch], seconds=seconds, seed=seeds, sampling=sampling)
     return motions
 
 
@@ -74,18 +75,19 @@ def score_clips(clips: list, motions: list) -> dict:
 
 
 def evaluate_alignment(pipe, split: str = "test", clips: int = 500, seed: int = 0, batch_size: int = 50,
-                       **sampling) -> dict:  # fmt: skip
+                       sampling: SamplingSettings | None = None) -> dict:  # fmt: skip
     """Predicate accuracy of `pipe` (a TextToMotion) and of the ground truth on `clips` clips of `split`."""
     chosen = alignment_clips(split, clips, seed)
-    motions = generate_for_clips(pipe, chosen, seed, batch_size, f"alignment ({split})", **sampling)
-    return {"split": split, **score_clips(chosen, motions), "sampling": asdict(pipe.settings(**sampling))}
+    motions = generate_for_clips(pipe, chosen, seed, batch_size, f"alignment ({split})", sampling)
+    return {"split": split, **score_clips(chosen, motions), "sampling": asdict(pipe.settings(sampling))}
 
 
-def eval_alignment(model: str, split: str = "test", clips: int = 500, out: str | None = None, **sampling) -> dict:
+def eval_alignment(model: str, split: str = "test", clips: int = 500, out: str | None = None,
+                   sampling: SamplingSettings | None = None) -> dict:  # fmt: skip
     """Load a pipeline, evaluate it, print (and optionally write) the JSON result."""
     from motionmill.inference.pipeline import TextToMotion
 
-    result = evaluate_alignment(TextToMotion.from_pretrained(model), split, clips, **sampling)
+    result = evaluate_alignment(TextToMotion.from_pretrained(model), split, clips, sampling=sampling)
     text = json.dumps({"model": model, **result}, indent=2)
     print(text)
     if out:

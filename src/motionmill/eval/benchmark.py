@@ -1,6 +1,6 @@
 """Benchmark suites with one runner: `motionmill eval protocol|zeroshot|prompts --model DIR --out DIR`.
 
-- `protocol`: the standard text-to-motion protocol (spec/evaluation.md) on a corpus split. Each of `repeats` runs
+- `protocol`: the standard text-to-motion protocol (docs/evaluation.md) on a corpus split. Each of `repeats` runs
   draws one caption per clip (its span of the clip when the caption has one), generates at the ground-truth length,
   and scores FID, R-precision@1/2/3 in batches of 32, MM-Dist, Diversity (300 pairs) and MModality (captions x
   generations x 10 pairs) with evaluator embeddings; results are the mean and 95% CI over runs, next to the same
@@ -27,6 +27,7 @@ from typing import NamedTuple
 import numpy as np
 
 from motionmill.eval import metrics
+from motionmill.inference.settings import SamplingSettings
 from motionmill.motion.container import Motion
 from motionmill.utils.io import atomic_write
 
@@ -63,12 +64,13 @@ class ProtocolConfig:
 
 
 def _generate(pipe, texts: list[str], seconds: list[float], seeds: list[int], batch: int, desc: str,
-              **sampling) -> list[Motion]:  # fmt: skip
+              sampling: SamplingSettings | None = None) -> list[Motion]:  # fmt: skip
     from tqdm import tqdm
 
     out = []
     for b in tqdm(range(0, len(texts), batch), desc=desc, unit="batch", leave=False):
-        out += pipe(texts[b : b + batch], seconds=seconds[b : b + batch], seed=seeds[b : b + batch], **sampling)
+        out += pipe(texts[b : b + batch], seconds=seconds[b : b + batch], seed=seeds[b : b + batch],
+                    sampling=sampling)  # fmt: skip
     return out
 
 
@@ -130,13 +132,14 @@ def _metric_set(text: np.ndarray, motion: np.ndarray, rng: np.random.Generator, 
             "diversity": metrics.diversity(motion, rng, cfg.diversity_pairs)}  # fmt: skip
 
 
-def one_candidate_by_default(sampling: dict) -> dict:
+def one_candidate_by_default(sampling: SamplingSettings | None) -> SamplingSettings:
     """Evaluator suites sample one motion per caption unless `candidates` is given: a pipeline that keeps the best of
     N by an evaluator's similarity, judged by that same evaluator, would inflate R-precision, MM-Dist and FID."""
-    return {**sampling, "candidates": sampling.get("candidates") or 1}
+    return (sampling or SamplingSettings()).over(SamplingSettings(candidates=1))
 
 
-def run_protocol(pipe, evaluator, corpus_dir: str | Path, cfg: ProtocolConfig | None = None, **sampling) -> dict:
+def run_protocol(pipe, evaluator, corpus_dir: str | Path, cfg: ProtocolConfig | None = None,
+                 sampling: SamplingSettings | None = None) -> dict:  # fmt: skip
     """The standard protocol on `cfg.split` of a corpus; returns per-metric values, mean and 95% CI over runs."""
     from motionmill.data.store import Corpus
 
@@ -164,27 +167,27 @@ def run_protocol(pipe, evaluator, corpus_dir: str | Path, cfg: ProtocolConfig | 
         seconds = [min((it.last - it.first) / it.fps, pipe.max_seconds) for it in items]
         seeds = rng.integers(0, 2**31 - 1, len(items)).tolist()
         generated = _generate(pipe, captions, seconds, seeds, cfg.generate_batch, f"run {r + 1}/{cfg.repeats}",
-                              **sampling)  # fmt: skip
+                              sampling)  # fmt: skip
         text, real = emb.text(captions), emb.real(items, load)
         gen = emb.motions(generated)
         run = {"generated": {"fid": metrics.fid(real, gen), **_metric_set(text, gen, rng, cfg)},
                "real": _metric_set(text, real, rng, cfg)}  # fmt: skip
         if cfg.mm_captions:
-            run["generated"]["multimodality"] = _multimodality(pipe, emb, items, seconds, rng, cfg, **sampling)
+            run["generated"]["multimodality"] = _multimodality(pipe, emb, items, seconds, rng, cfg, sampling)
         runs.append(run)
     return {"suite": "protocol", "config": asdict(cfg), "clips": len(rows),
-            "sampling": asdict(pipe.settings(**sampling)),
+            "sampling": asdict(pipe.settings(sampling)),
             "generated": _aggregate([r["generated"] for r in runs]), "real": _aggregate([r["real"] for r in runs]),
             "fid_real_train_vs_test": _real_fid(corpus, evaluator, cfg, rows),
             "seconds": time.perf_counter() - started}  # fmt: skip
 
 
-def _multimodality(pipe, emb, items, seconds, rng, cfg: ProtocolConfig, **sampling) -> float:
+def _multimodality(pipe, emb, items, seconds, rng, cfg: ProtocolConfig, sampling: SamplingSettings) -> float:
     chosen = rng.choice(len(items), min(cfg.mm_captions, len(items)), replace=False)
     texts = [items[i].text for i in chosen for _ in range(cfg.mm_generations)]
     lengths = [seconds[i] for i in chosen for _ in range(cfg.mm_generations)]
     seeds = rng.integers(0, 2**31 - 1, len(texts)).tolist()
-    generated = _generate(pipe, texts, lengths, seeds, cfg.generate_batch, "multimodality", **sampling)
+    generated = _generate(pipe, texts, lengths, seeds, cfg.generate_batch, "multimodality", sampling)
     return metrics.multimodality(emb.motions(generated).reshape(len(chosen), cfg.mm_generations, -1), rng, cfg.mm_pairs)
 
 
@@ -213,17 +216,17 @@ def _aggregate(runs: list[dict]) -> dict:
 
 
 def run_zeroshot(pipe, evaluator, clips: int = 500, seed: int = 0, batch_size: int = 32,
-                 generate_batch: int = 100, **sampling) -> dict:  # fmt: skip
+                 generate_batch: int = 100, sampling: SamplingSettings | None = None) -> dict:  # fmt: skip
     """Built-in zero-shot split against the test split: predicate accuracy and evaluator metrics of each."""
     from motionmill.eval.alignment import alignment_clips, generate_for_clips, score_clips, whole_caption
 
     sampling = one_candidate_by_default(sampling)
     started = time.perf_counter()
     cfg = ProtocolConfig(batch_size=batch_size, seed=seed)
-    result = {"suite": "zeroshot", "clips": clips, "seed": seed, "sampling": asdict(pipe.settings(**sampling))}
+    result = {"suite": "zeroshot", "clips": clips, "seed": seed, "sampling": asdict(pipe.settings(sampling))}
     for split in ("test", "zeroshot"):
         chosen = alignment_clips(split, clips, seed)
-        generated = generate_for_clips(pipe, chosen, seed, generate_batch, f"zeroshot ({split})", **sampling)
+        generated = generate_for_clips(pipe, chosen, seed, generate_batch, f"zeroshot ({split})", sampling)
         real = [Motion.from_rotations(c.rotations, c.joints, c.plan.fps) for c in chosen]
         text = evaluator.text_embeddings([whole_caption(c) for c in chosen])
         gen, ref = evaluator.motion_embeddings(generated), evaluator.motion_embeddings(real)
@@ -250,7 +253,8 @@ def reference_physics(clips: int = 100, seed: int = 0) -> dict:
 
 
 def run_prompts(pipe, evaluator, prompts: list[str], out: str | Path, seconds: float | None = None, seed: int = 0,
-                generate_batch: int = 32, reference: dict | None = None, **sampling) -> dict:  # fmt: skip
+                generate_batch: int = 32, reference: dict | None = None,
+                sampling: SamplingSettings | None = None) -> dict:  # fmt: skip
     """Generate every prompt; write its files, physics metrics, evaluator text-motion distance and a rating report."""
     from motionmill.export.formats import write_motion
     from motionmill.export.report import PromptEntry, write_prompts_report
@@ -260,7 +264,7 @@ def run_prompts(pipe, evaluator, prompts: list[str], out: str | Path, seconds: f
     started = time.perf_counter()
     out = Path(out)
     seeds = [seed + i for i in range(len(prompts))]
-    motions = _generate(pipe, prompts, [seconds] * len(prompts), seeds, generate_batch, "prompts", **sampling)
+    motions = _generate(pipe, prompts, [seconds] * len(prompts), seeds, generate_batch, "prompts", sampling)
     distances = np.linalg.norm(evaluator.text_embeddings(prompts) - evaluator.motion_embeddings(motions), axis=1)
     reference = reference if reference is not None else reference_physics()
     entries, rows = [], []
@@ -277,7 +281,7 @@ def run_prompts(pipe, evaluator, prompts: list[str], out: str | Path, seconds: f
     write_prompts_report(entries, out, f"{len(prompts)} prompts, model {pipe.name}")
     numeric = [k for k in rows[0] if k not in ("id", "prompt", "seed")]
     return {"suite": "prompts", "prompts": len(prompts), "seconds_asked": seconds, "seed": seed,
-            "sampling": asdict(pipe.settings(**sampling)), "reference": reference,
+            "sampling": asdict(pipe.settings(sampling)), "reference": reference,
             "mean": {k: float(np.mean([r[k] for r in rows])) for k in numeric}, "per_prompt": rows,
             "seconds": time.perf_counter() - started}  # fmt: skip
 

@@ -1,4 +1,4 @@
-"""Evaluation metrics as pure functions over arrays (spec/evaluation.md).
+"""Evaluation metrics as pure functions over arrays (docs/evaluation.md).
 
 Text-to-motion metrics follow the HumanML3D protocol (Guo et al., "Generating Diverse and Natural 3D Human Motions
 from Text", CVPR 2022): FID, R-precision, MM-Dist (matching score), Diversity and MModality over evaluator

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from motionmill.export.formats import write_motion
 from motionmill.inference.pipeline import TextToMotion
+from motionmill.inference.settings import SamplingSettings
 from motionmill.utils.io import atomic_write
 
 __all__ = ["prompt_stem", "read_prompts_file", "run_generate"]
@@ -50,7 +51,7 @@ def prompt_stem(index: int, prompt: str) -> str:
 def run_generate(prompts: list[str], out: str | Path, model: str = "builtin",
                  seconds: float | list[float | None] | None = None,
                  seed: int = 0, rewrite_url: str | None = None, rewrite_model: str | None = None,
-                 **sampling) -> list[Path]:  # fmt: skip
+                 sampling: SamplingSettings | None = None) -> list[Path]:  # fmt: skip
     """Generate a motion per prompt and write its files; returns the JSON record paths.
 
     `seconds` is one target duration for all prompts or one per prompt (None: the model decides).
@@ -63,7 +64,7 @@ def run_generate(prompts: list[str], out: str | Path, model: str = "builtin",
     pipe = TextToMotion.from_pretrained(model)
     rewrites = [_rewrite(p, rewrite_url, rewrite_model) for p in prompts]
     texts = [r.rewritten if r else p for p, r in zip(prompts, rewrites, strict=True)]
-    motions = pipe(texts, seconds=seconds, seed=seed, **sampling)
+    motions = pipe(texts, seconds=seconds, seed=seed, sampling=sampling)
     out = Path(out)
     records = []
     for i, (prompt, rewrite, motion) in enumerate(zip(prompts, rewrites, motions, strict=True)):
@@ -73,7 +74,7 @@ def run_generate(prompts: list[str], out: str | Path, model: str = "builtin",
         record = {"prompt": prompt, "rewritten_prompt": rewrite.rewritten if rewrite and rewrite.used else None,
                   "rewrite_error": rewrite.error if rewrite else None, "seed": seed + i, "seconds_asked": seconds[i],
                   "duration": motion.duration, "frames": motion.num_frames, "fps": motion.fps, "model": str(model),
-                  "sampling": asdict(pipe.settings(**sampling)), "steps": motion.meta.get("steps"),
+                  "sampling": asdict(pipe.settings(sampling)), "steps": motion.meta.get("steps"),
                   "files": [f"{stem}{s}" for s in OUTPUT_SUFFIXES]}  # fmt: skip
         atomic_write(out / f"{stem}.json", json.dumps(record, indent=2) + "\n")
         records.append(out / f"{stem}.json")

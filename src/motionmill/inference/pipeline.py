@@ -3,7 +3,7 @@
 A pipeline folder holds `pipeline.json` (text encoder spec, frame rate, the model's default sampling settings,
 the reranker's spec if any), `tokenizer/` (FSQ tokenizer with the normalisation stats) and `generator/`, each
 loadable on its own, and optionally `reranker/` (a text-motion evaluator). Sampling fixes MotionMillion's inference
-defects (spec/models.md): KV cache, batched prompts with per-prompt stopping and seeds, temperature / top-k / top-p,
+defects (docs/models.md): KV cache, batched prompts with per-prompt stopping and seeds, temperature / top-k / top-p,
 classifier-free guidance, no length cap below the trained maximum, and length control by `seconds`.
 
 Best of N (`candidates=N`): N motions are sampled per prompt and the reranker (an evaluator that embeds text and
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +33,11 @@ import torch
 
 from motionmill.checkpoints.generator import load_generator, save_generator
 from motionmill.inference.sampling import generate_tokens
+from motionmill.inference.settings import DEFAULTS, SamplingSettings
 from motionmill.motion.container import Motion
 from motionmill.text.steps import split_steps
 
-__all__ = ["BUILTIN_MODEL", "SamplingSettings", "TextToMotion", "assemble_pipeline", "share_tokens"]
+__all__ = ["BUILTIN_MODEL", "TextToMotion", "assemble_pipeline", "share_tokens"]
 
 BUILTIN_MODEL = Path(__file__).resolve().parent.parent / "assets" / "builtin_model"
 MAX_PROMPT_CHARS = 2000  # far beyond any caption; the text encoder reads at most 150 tokens anyway
@@ -44,43 +45,14 @@ LENGTH_TOLERANCE = 0.05  # `seconds` is met within +-5% (at least one token)
 MAX_ROWS = 256  # sequences sampled and decoded at once: bounds the KV cache and decoder memory of best-of-N
 
 
-@dataclass
-class SamplingSettings:
-    """How tokens are drawn."""
-
-    temperature: float = 1.0
-    top_k: int | None = None
-    top_p: float | None = None
-    guidance: float = 1.0
-    greedy: bool = False
-    candidates: int = 1
-    """Motions sampled per prompt; above 1 the pipeline's reranker keeps the one closest to the prompt."""
-    compose: bool = False
-    """Sample a prompt that lists actions in order step by step, each step from its own words."""
-
-    def __post_init__(self) -> None:
-        if not (self.temperature > 0):
-            raise ValueError(f"temperature must be > 0, got {self.temperature}")
-        if self.top_k is not None and self.top_k < 1:
-            raise ValueError(f"top_k must be >= 1, got {self.top_k}")
-        if self.top_p is not None and not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
-        if not (self.guidance >= 0 and math.isfinite(self.guidance)):
-            raise ValueError(f"guidance must be a finite number >= 0, got {self.guidance}")
-        if not (isinstance(self.candidates, int) and self.candidates >= 1):
-            raise ValueError(f"candidates must be an integer >= 1, got {self.candidates}")
-        if not isinstance(self.compose, bool):
-            raise ValueError(f"compose must be true or false, got {self.compose!r}")
-
-
 class TextToMotion:
     """Generate motions from text with a tokenizer, a generator and a text encoder."""
 
     def __init__(self, tokenizer, stats, generator, text_encoder, fps: float = 30.0, name: str = "",
-                 sampling: dict | None = None, reranker: str | None = None):  # fmt: skip
+                 sampling: SamplingSettings | None = None, reranker: str | None = None):  # fmt: skip
         self.tokenizer, self.stats, self.generator = tokenizer.eval(), stats, generator.eval()
         self.text_encoder, self.fps, self.name = text_encoder, fps, name
-        self.sampling = SamplingSettings(**(sampling or {}))  # the model's defaults; a call overrides any field
+        self.sampling = (sampling or SamplingSettings()).over(DEFAULTS)  # the defaults; a call overrides any field
         self.reranker_spec = reranker  # an evaluator spec (motionmill.inference.evaluator.evaluator_from_spec)
         self._reranker = None  # loaded on first use: plain sampling never pays for it
         self.device = torch.device("cpu")
@@ -107,13 +79,14 @@ class TextToMotion:
         reranker = info.get("reranker")
         if reranker:  # members other than builtin are stored relative to the folder, so the folder can move
             reranker = "+".join(m if m == "builtin" else str(folder / m) for m in reranker.split("+"))
-        return cls(tokenizer, stats, generator, encoder, info.get("fps", 30.0), str(path),
-                   info.get("sampling"), reranker).to(device)  # fmt: skip
+        sampling = SamplingSettings.from_dict(info.get("sampling"))
+        return cls(tokenizer, stats, generator, encoder, info.get("fps", 30.0), str(path), sampling,
+                   reranker).to(device)  # fmt: skip
 
     def save_pretrained(self, folder: str | Path, text_encoder_spec: str = "minilm") -> Path:
         """Write a pipeline folder that `from_pretrained` loads (with a copy of the reranker, if any)."""
         return _write_pipeline(folder, self.tokenizer, self.stats, self.generator, text_encoder_spec, self.fps,
-                               asdict(self.sampling), self.reranker_spec)  # fmt: skip
+                               self.sampling, self.reranker_spec)  # fmt: skip
 
     def reranker(self):
         """The evaluator that ranks best-of-N candidates, loaded on first use."""
@@ -164,15 +137,17 @@ class TextToMotion:
 
     @torch.no_grad()
     def __call__(self, prompts: str | list[str], seconds: float | list[float | None] | None = None,
-                 seed: int | list[int] = 0, **sampling) -> list[Motion]:  # fmt: skip
+                 seed: int | list[int] = 0, sampling: SamplingSettings | None = None,
+                 **overrides) -> list[Motion]:  # fmt: skip
         """Motions for `prompts` (a string or a list).
 
         Args:
             prompts: text descriptions.
             seconds: target duration per prompt (or one for all); None lets the model decide.
             seed: one seed for all prompts (prompt i uses seed + i) or one per prompt.
-            **sampling: SamplingSettings fields (temperature, top_k, top_p, guidance, greedy, candidates, compose);
-                fields not given (or given as None) take the pipeline's defaults, `self.sampling`.
+            sampling: how to sample; fields left None take the pipeline's defaults, `self.sampling`.
+            **overrides: SamplingSettings fields by name, for short calls (`pipe(prompt, temperature=0.8)`); they
+                win over `sampling`.
 
         Each motion's meta holds its token count and, with best of N, the kept candidate and its similarity; with
         `compose`, the steps of a split prompt (words, start and end in seconds, and with best of N the candidate
@@ -180,7 +155,7 @@ class TextToMotion:
         """
         prompts = [prompts] if isinstance(prompts, str) else list(prompts)
         _check_prompts(prompts)
-        settings = self.settings(**sampling)
+        settings = self.settings(sampling, **overrides)
         seconds = list(seconds) if isinstance(seconds, list | tuple) else [seconds] * len(prompts)
         seeds = list(seed) if isinstance(seed, list | tuple) else [seed + i for i in range(len(prompts))]
         if len(seconds) != len(prompts) or len(seeds) != len(prompts):
@@ -246,7 +221,7 @@ class TextToMotion:
             chunk = range(start, min(start + MAX_ROWS, len(texts)))
             pick = torch.tensor([where[texts[r]] for r in chunk])
             out += generate_tokens(self.generator, states[pick].to(self.device), mask[pick].to(self.device),
-                                   temperature=settings.temperature, top_k=settings.top_k, top_p=settings.top_p,
+                                   temperature=settings.temperature, top_k=settings.top_k or None, top_p=settings.top_p,
                                    guidance=settings.guidance, min_tokens=[lows[r] for r in chunk],
                                    max_tokens=[highs[r] for r in chunk], seeds=[seeds[r] for r in chunk],
                                    greedy=settings.greedy,
@@ -254,9 +229,10 @@ class TextToMotion:
                                    if self.generator.cfg.length_condition else None)  # fmt: skip
         return out
 
-    def settings(self, **overrides) -> SamplingSettings:
-        """The pipeline's sampling defaults with the fields in `overrides` that are not None replaced."""
-        return replace(self.sampling, **{k: v for k, v in overrides.items() if v is not None})
+    def settings(self, sampling: SamplingSettings | None = None, **overrides) -> SamplingSettings:
+        """The settings a call samples with: `overrides` (SamplingSettings fields by name, None = unset) over
+        `sampling` over the pipeline's defaults."""
+        return SamplingSettings(**overrides).over((sampling or SamplingSettings()).over(self.sampling))
 
     @torch.no_grad()
     def decode(self, tokens: list[list[int]]) -> list[Motion]:
@@ -345,12 +321,12 @@ def _check_prompts(prompts: list[str]) -> None:
 
 
 def _write_pipeline(folder, tokenizer, stats, generator, text_encoder_spec: str, fps: float,
-                    sampling: dict | None = None, reranker: str | None = None) -> Path:  # fmt: skip
+                    sampling: SamplingSettings | None = None, reranker: str | None = None) -> Path:  # fmt: skip
     from motionmill.checkpoints.tokenizer import save_tokenizer
     from motionmill.utils.io import atomic_write
 
     folder = Path(folder)
-    settings = SamplingSettings(**(sampling or {}))
+    settings = (sampling or SamplingSettings()).over(DEFAULTS)
     if settings.candidates > 1 and not reranker:
         raise ValueError(f"default candidates {settings.candidates} needs a reranker (--reranker)")
     save_tokenizer(tokenizer, folder / "tokenizer", stats)
@@ -383,7 +359,7 @@ def _copy_rerankers(spec: str, folder: Path) -> str:
 
 
 def assemble_pipeline(tokenizer: str | Path, generator: str | Path, out: str | Path, text_encoder: str = "minilm",
-                      fps: float = 30.0, sampling: dict | None = None,
+                      fps: float = 30.0, sampling: SamplingSettings | None = None,
                       reranker: str | None = None) -> Path:  # fmt: skip
     """A pipeline folder from a tokenizer run (or folder) and a generator run (or folder), weights only, with the
     sampling settings `generate` uses by default and, for best-of-N, a reranker: "builtin" (the evaluator shipped
