@@ -5,7 +5,7 @@ training (paper Sec. 3); the released corpus does not record which clips were dr
 returns the value it measured, so a rejected clip lands in the corpus quarantine with the filter, the value and a
 readable reason, and kept clips carry their scores in the clip table.
 
-Physical quantities follow spec/evaluation.md ("Physical plausibility") through `motionmill.motion.physics`: y up,
+Physical quantities follow docs/evaluation.md ("Physical plausibility") through `motionmill.motion.physics`: y up,
 metres, 30 fps. The defaults are deliberately loose: they keep clean procedural clips (the built-in corpus) and
 real mocap, including fast kicks, jumps and runs, and reject what is broken (NaNs, frozen or empty clips, joint
 glitches, teleporting roots, stretching bones, a body buried in or hovering over the floor, missing captions).

@@ -1,7 +1,7 @@
 """Our text-motion evaluator: a TMR-style pair of transformer encoders trained contrastively (the built-in one).
 
 TMR (Petrovich et al., "TMR: Text-to-Motion Retrieval Using Contrastive 3D Human Motion Synthesis", ICCV 2023,
-https://github.com/Mathux/TMR) and MotionMillion's 272 evaluator (spec/evaluation.md) encode each side with a
+https://github.com/Mathux/TMR) and MotionMillion's 272 evaluator (docs/evaluation.md) encode each side with a
 transformer that reads a learned summary token in front of the sequence. We keep that shape and change four things:
 - the text side reads the frozen per-token states of our text encoder (all-MiniLM-L6-v2, 384-d), which training
   takes from the embedding cache, instead of running DistilBERT at every step;

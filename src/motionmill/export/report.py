@@ -1,6 +1,6 @@
 """The human-rating report of the `prompts` suite: one self-contained HTML page, one section per prompt.
 
-MotionMillion-Eval is scored by human rating only (spec/evaluation.md), so each section shows the prompt, its
+MotionMillion-Eval is scored by human rating only (docs/evaluation.md), so each section shows the prompt, its
 automatic metrics next to the reference values, a 3D player of the generated motion and a form with three 1-5
 ratings (text alignment, naturalness, physical plausibility), a comment and the rater's name. The form POSTs JSON
 to `ratings` relative to the page, which `motionmill eval serve REPORT_DIR` (`serve.ratings.serve_report`) stores in

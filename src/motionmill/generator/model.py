@@ -1,6 +1,6 @@
 """The text-conditioned motion generator: a LLaMA-style decoder-only prefix-LM over FSQ motion tokens.
 
-Architecture of MotionMillion ("Go to Zero", Fan et al., ICCV 2025; see shared/spec/models.md): per-token text-encoder
+Architecture of MotionMillion ("Go to Zero", Fan et al., ICCV 2025; see docs/models.md): per-token text-encoder
 states are projected to the model width and form a prefix that attends to itself bidirectionally; motion tokens follow
 it and are causal. Blocks are LLaMA (Touvron et al., 2023): pre-RMSNorm, RoPE (Su et al., 2021), fused qkv, SwiGLU
 (Shazeer, 2020), no biases, no dropout. What we do differently from their code, and why:

@@ -1,7 +1,7 @@
 """Sampling motion tokens from a `MotionGenerator`: pure logit transforms and the decode loops.
 
 MotionMillion ("Go to Zero", Fan et al., ICCV 2025) samples greedily, one prompt at a time, recomputing the whole
-sequence at every step and stopping after 50 tokens although training goes to 150 (shared/spec/models.md, "Defects
+sequence at every step and stopping after 50 tokens although training goes to 150 (docs/models.md, "Defects
 we fix"). `generate_tokens` fixes all of it: a KV cache, batches with per-sample stopping, temperature / top-k /
 top-p (nucleus, Holtzman et al., 2020), classifier-free guidance (Ho & Salimans, 2022) and length control, with no cap
 below the trained maximum. `generate_tokens_reference` keeps their behaviour as the baseline for benchmarks and parity.

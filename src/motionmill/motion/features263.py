@@ -3,7 +3,7 @@
 Formulas follow HumanML3D (Guo et al., "Generating Diverse and Natural 3D Human Motions from Text", CVPR 2022),
 `motion_representation.ipynb`: `process_file` (encoding), `recover_root_rot_pos` and `recover_from_ric` (decoding),
 https://github.com/EricGuo5513/HumanML3D. We need its exact layout because the standard text-to-motion evaluator
-and many released checkpoints read it (spec/motion272.md, "HumanML3D-263").
+and many released checkpoints read it (docs/representation.md, "HumanML3D-263").
 
 One frame of features (T - 1 frames from T frames of joints, as in HumanML3D):
 

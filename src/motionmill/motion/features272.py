@@ -1,7 +1,7 @@
 """The 272-dim motion representation of MotionMillion / MotionStreamer ("vector_272"), encode and decode.
 
 Bit-compatible with released MotionMillion data: same slices, rows-6D convention and frame-0 rules
-(spec/motion272.md). One frame holds, for the 22 SMPL joints:
+(docs/representation.md). One frame holds, for the 22 SMPL joints:
 
     [0:2]     root XZ velocity in the heading-free frame of t-1
     [2:8]     heading change of frame t as the 6D of a rotation about Y (identity at t = 0)

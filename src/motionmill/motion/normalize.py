@@ -1,7 +1,7 @@
 """Feature normalisation: x_n = (x - mean) / std, with the group-constant std of the released 272 statistics.
 
 MotionMillion's stats average the per-dimension std inside each feature group (root velocity, heading, positions,
-velocities, rotations; spec/motion272.md), so all dims of a group share one scale and the relative sizes within a
+velocities, rotations; docs/representation.md), so all dims of a group share one scale and the relative sizes within a
 group survive normalisation. Stats are fitted in one streaming pass (float64 sums), so a corpus never has to fit
 in memory, and are stored as safetensors or, for compatibility, as a MotionMillion `mean_std/` folder of
 `Mean.npy` and `Std.npy`.

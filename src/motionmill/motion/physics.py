@@ -1,7 +1,7 @@
 """Physical plausibility of joint motion: foot skating, ground penetration and floating, sliding, jitter, bones,
 and the smoothness of transitions in compositional motion.
 
-Definitions follow spec/evaluation.md ("Physical plausibility"): y is up, metres, the feet are joints 10 and 11
+Definitions follow docs/evaluation.md ("Physical plausibility"): y is up, metres, the feet are joints 10 and 11
 (SMPL L_Foot / R_Foot), contact means lower than 5 cm. Foot skating is the GMD definition (Karunratanakul et al.,
 "Guided Motion Diffusion", ICCV 2023). Peak jerk and area under jerk around transitions are named after FlowMDM
 (Barquero et al., "Seamless Human Motion Composition with Blended Positional Encodings", CVPR 2024); their exact

@@ -7,7 +7,7 @@ Conventions:
 - quaternions are (w, x, y, z), unit norm;
 - matrices act on column vectors (v' = R v);
 - 6D is the first two ROWS of the matrix, [R00, R01, R02, R10, R11, R12], as in the 272 representation
-  (see spec/motion272.md; HumanML3D-263 uses columns: `matrix_to_6d_cols` / `sixd_cols_to_matrix`);
+  (see docs/representation.md; HumanML3D-263 uses columns: `matrix_to_6d_cols` / `sixd_cols_to_matrix`);
 - Euler orders are strings of axes such as "ZXY": R = Rz(a0) @ Rx(a1) @ Ry(a2) (intrinsic, as BVH channels list them).
 
 Shape legend: ... any leading batch dimensions.

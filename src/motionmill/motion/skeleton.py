@@ -1,7 +1,7 @@
 """The SMPL-22 body skeleton as data, and forward kinematics.
 
 Joint order, parents, drawing chains and mirror pairs follow the SMPL body model (first 22 joints) as used by
-HumanML3D and MotionMillion (spec/motion272.md). The rest pose is a T-pose facing +Z with left = +X and y up, in
+HumanML3D and MotionMillion (docs/representation.md). The rest pose is a T-pose facing +Z with left = +X and y up, in
 metres; its joint positions approximate the SMPL neutral template, made exactly left/right symmetric so that
 mirroring a motion keeps its bone lengths.
 

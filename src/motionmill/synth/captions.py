@@ -1,6 +1,6 @@
 """The caption grammar of the built-in corpus: plans -> several paraphrased English descriptions.
 
-Captions follow HumanML3D's conventions (`texts/*.txt`, spec/motion272.md): a few free-form descriptions of the
+Captions follow HumanML3D's conventions (`texts/*.txt`, docs/representation.md): a few free-form descriptions of the
 whole clip, each with a time span, written in the third person present tense. Every caption names each action and
 every modifier a segment carries, so text and motion agree by construction; wording varies through verb paraphrases,
 sentence shapes, composition connectors, layering patterns, subjects and modifier synonyms.

@@ -1,7 +1,7 @@
 """The catalogue of atomic actions and modifiers of the built-in corpus, as data.
 
 Categories mirror MotionMillion's mix (fitness, martial arts, dance and performance, sports, locomotion, daily
-gestures; spec/evaluation.md). Each action lists the modifiers it supports: a modifier is only ever sampled, and
+gestures; docs/evaluation.md). Each action lists the modifiers it supports: a modifier is only ever sampled, and
 named in a caption, where it visibly changes the motion.
 """
 

@@ -32,7 +32,7 @@ STREAMS = {"split": 0, "plan": 1, "motion": 2, "captions": 3}
 N_SEGMENTS = {1: 0.45, 2: 0.3, 3: 0.15, 4: 0.1}  # probabilities of the number of segments
 MODIFIER_RATE = 0.4  # chance that each supported modifier kind is used
 LAYER_RATE = 0.25  # chance that a gait carries an upper-body action
-MAX_SECONDS = 10.0  # segments are dropped past this (clips are 2-10 s, spec/evaluation.md)
+MAX_SECONDS = 10.0  # segments are dropped past this (clips are 2-10 s, docs/evaluation.md)
 LAYERABLE = ("walk", "jog", "run", "sneak", "march", "side_step")  # gaits that can carry an upper-body action
 UPPER = tuple(a.name for a in ACTIONS.values() if a.body == "upper")
 

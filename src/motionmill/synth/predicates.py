@@ -6,7 +6,7 @@ generated motion is scored by the fraction it satisfies. They therefore read onl
 procedural generator knows, and are built to survive mocap-like noise: positions are smoothed over ~0.1 s, events
 need a minimum duration, repetitions need a prominence (as scipy.signal.find_peaks defines it) and a minimum
 separation. Body-relative answers are computed in the frame-0 body frame (HumanML3D canonicalisation: forward is
-up x across the hips and shoulders, spec/motion272.md), so they do not change when the clip is rotated about the
+up x across the hips and shoulders, docs/representation.md), so they do not change when the clip is rotated about the
 vertical or moved.
 
 Conventions: metres, y up, left = +X when facing +Z, angles in degrees with + = to the character's left.

@@ -1,6 +1,6 @@
 """Physical plausibility report of the built-in corpus: `motionmill synth report --clips 2000`.
 
-Measures generated clips with eval.physics (spec/evaluation.md, "Physical plausibility") against the corpus targets:
+Measures generated clips with eval.physics (docs/evaluation.md, "Physical plausibility") against the corpus targets:
 foot skating ratio at 30 fps <= 0.05, mean penetration <= 5 mm, mean floating <= 20 mm, bone lengths constant within
 1e-6 m, and no knee or elbow bent backwards. Floating is measured over grounded frames only: the flight phase of a
 jump or hop is airborne by definition (Clip.air > 0 marks it), every other frame counts.

@@ -1,7 +1,7 @@
 """An on-disk cache of per-token text states, so training never runs the text model per step.
 
 MotionMillion recomputes flan-t5-xl features for every caption in the data loader, one caption at a time (defect 6
-in `spec/models.md`); TMR instead computes text embeddings once, offline, keyed by model name. We do the latter:
+in `docs/models.md`); TMR instead computes text embeddings once, offline, keyed by model name. We do the latter:
 `EmbeddingCache.precompute(captions)` encodes each distinct caption once and `get(texts)` reads the states back.
 
 Layout: ``{folder}/{sha1(encoder name)[:16]}/shard-*.safetensors``. Each shard is immutable and written atomically

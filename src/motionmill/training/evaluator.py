@@ -58,7 +58,7 @@ __all__ = [
 ]
 
 SECTIONS = ("model", "train", "data")
-PROTOCOL_BATCH = 32  # R-precision batch size of the HumanML3D protocol (spec/evaluation.md)
+PROTOCOL_BATCH = 32  # R-precision batch size of the HumanML3D protocol (docs/evaluation.md)
 
 
 @dataclass

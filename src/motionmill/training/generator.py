@@ -8,7 +8,7 @@ A `length_condition` model is told each sequence's length in tokens, hidden with
 that sampling without a duration still works.
 
 Loss: next-token cross-entropy over motion positions; the last text position predicts the first code and END is a
-target after the last code (spec/models.md).
+target after the last code (docs/models.md).
 
 Shape legend: B batch, L text tokens, N motion tokens, V output classes (K + 1).
 """

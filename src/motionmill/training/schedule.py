@@ -1,7 +1,7 @@
 """Learning-rate schedule: linear warmup, cosine decay to a floor, then the floor forever.
 
 MotionMillion's schedule could rise again after its cosine period and was multiplied per process
-(spec/models.md, "Defects we fix"); this one is a pure function of the step, monotone after warmup.
+(docs/models.md, "Defects we fix"); this one is a pure function of the step, monotone after warmup.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Format origin: the public MotionMillion code (https://github.com/VankouF/MotionMillion-Codes, `dataset/
 dataset_TM_*_motionmillion.py`). Layout of a release folder:
 
-    motion_data/vector_272/<id>.npy    (T, 272) de-normalised 272 features at 30 fps (spec/motion272.md)
+    motion_data/vector_272/<id>.npy    (T, 272) de-normalised 272 features at 30 fps (docs/representation.md)
     texts/<id>.txt                     captions, one per line (same relative id)
     split/<version>/{train,val,test}.txt, e.g. split/version1/t2m_60_300/ (ids such as "MotionGV/folder0/xxx")
     mean_std/vector_272/{mean,std}.npy normalisation stats (optional)
