@@ -1,7 +1,7 @@
 """Token sampling speed: KV-cached batched sampling vs MotionMillion's sampler (target: >= 10x per prompt).
 
 MotionMillion samples one prompt at a time, greedily, recomputing the whole [text | motion] sequence at every step
-(shared/spec/models.md). Both samplers here produce exactly `--tokens` codes per prompt (END is masked until then) on
+(docs/models.md). Both samplers here produce exactly `--tokens` codes per prompt (END is masked until then) on
 a randomly initialised generator (default 4 layers, d=256, K=512; 20 text tokens per prompt), or on the generator of
 a pipeline folder (`--model builtin` for the built-in model). The reference is slow, so it runs on
 `--reference-prompts` prompts and its time per prompt is extrapolated to the whole batch.

@@ -1,4 +1,4 @@
-"""Encode/decode of the 272 representation against the spec's formulas (spec/motion272.md)."""
+"""Encode/decode of the 272 representation against the spec's formulas (docs/representation.md)."""
 
 import numpy as np
 import pytest
