@@ -16,13 +16,14 @@ import statistics
 import time
 
 from motionmill.inference.pipeline import TextToMotion
+from motionmill.inference.settings import SamplingSettings
 
 
-def median_seconds(pipe, prompt: str, seconds: float, runs: int, **sampling) -> float:
+def median_seconds(pipe, prompt: str, seconds: float, runs: int, sampling: SamplingSettings) -> float:
     times = []
     for seed in range(runs):
         started = time.perf_counter()
-        pipe(prompt, seconds=seconds, seed=seed, **sampling)
+        pipe(prompt, seconds=seconds, seed=seed, sampling=sampling)
         times.append(time.perf_counter() - started)
     return statistics.median(times)
 
@@ -38,10 +39,11 @@ def main() -> None:
     pipe = TextToMotion.from_pretrained(args.model)
     n = args.candidates
     pipe(args.prompt, seconds=args.seconds, candidates=n)  # loads the reranker; warms up
-    plain = median_seconds(pipe, args.prompt, args.seconds, args.runs, candidates=1, compose=False)
+    plain = median_seconds(pipe, args.prompt, args.seconds, args.runs, SamplingSettings(candidates=1, compose=False))
     print(f"plain sampling, one sample: {plain:.3f} s (median of {args.runs})")
     for compose, candidates in ((False, n), (True, 1), (True, n)):
-        took = median_seconds(pipe, args.prompt, args.seconds, args.runs, candidates=candidates, compose=compose)
+        sampling = SamplingSettings(candidates=candidates, compose=compose)
+        took = median_seconds(pipe, args.prompt, args.seconds, args.runs, sampling)
         how = "step by step" if compose else "plain sampling"
         print(f"{how}, best of {candidates}: {took:.3f} s, {took / plain:.2f}x plain sampling's time")
 

@@ -67,7 +67,9 @@ class TinySource:
         rotations, joints = random_motion(int(key), frames=frames, turns=0.2)
         motion = Motion.from_rotations(rotations, joints, fps)
         if kind == "nan":
-            motion.features[10, 20] = np.nan  # as a reader bug would leave it, after validation
+            broken = motion.features.copy()
+            broken[10, 20] = np.nan
+            motion.features = broken  # as a reader bug would leave it, after validation
         text = "" if kind == "no_text" else f"a person does thing {key}"
         sample = Sample(f"tiny/{key}", motion, [{"text": text, "start": 0.0, "end": 0.0}], meta={"key": key})
         if kind != "two":

@@ -134,3 +134,65 @@ def test_features263_view_is_humanml3d_at_20_fps():
         return np.linalg.norm(j[:, :, None] - j[:, None], axis=-1)
 
     assert np.abs(dist(decoded) - dist(at20[:40])).max() < 1e-4
+
+
+# ---- decoded views are cached, never stale ----
+
+
+def _count_decodes(monkeypatch) -> dict:
+    calls = {"joints": 0}
+    original = f272.decode_joints
+
+    def counted(x):
+        calls["joints"] += 1
+        return original(x)
+
+    monkeypatch.setattr(f272, "decode_joints", counted)
+    return calls
+
+
+def test_joints_are_decoded_once_and_are_the_decoders_output(monkeypatch):
+    motion = _motion(3)
+    calls = _count_decodes(monkeypatch)
+    first, second = motion.joints(), motion.joints()
+    assert calls["joints"] == 1 and first is second
+    np.testing.assert_array_equal(first, f272.decode_joints(motion.features.astype(np.float64)))
+    motion.bone_offsets()  # reads the joints
+    assert calls["joints"] == 2  # the explicit call above; bone_offsets used the cache
+
+
+def test_edits_give_motions_with_their_own_views():
+    motion = _motion(4, frames=60)
+    motion.joints(), motion.rotations(), motion.root_positions()  # fill the cache before editing
+    for edited in (motion.mirror(), motion.crop(5, 40), motion.resample(20.0), motion.concatenate(_motion(5))):
+        fresh = Motion(edited.features.copy(), edited.fps)
+        np.testing.assert_array_equal(edited.joints(), fresh.joints())
+        np.testing.assert_array_equal(edited.rotations(), fresh.rotations())
+        np.testing.assert_array_equal(edited.root_positions(), fresh.root_positions())
+        assert edited.joints().shape[0] == edited.num_frames
+
+
+def test_new_features_clear_the_cache_and_arrays_cannot_be_changed_in_place():
+    a, b = _motion(6), _motion(7)
+    motion = Motion(a.features.copy())
+    np.testing.assert_array_equal(motion.joints(), a.joints())
+    motion.features = b.features
+    np.testing.assert_array_equal(motion.joints(), b.joints())
+    assert not np.shares_memory(motion.features, b.features)  # a private copy: b cannot change it
+    for view in (motion.features, motion.joints(), motion.rotations(), motion.root_positions()):
+        with pytest.raises(ValueError, match="read-only"):
+            view[0] = 0.0
+    given = a.features.copy()
+    Motion(given)
+    given[0, 0] = 1.0  # the caller's array stays theirs to change
+
+
+def test_a_pickled_motion_drops_its_cache_and_stays_read_only():
+    import pickle
+
+    motion = _motion(8)
+    motion.joints()
+    copy = pickle.loads(pickle.dumps(motion))
+    assert "_views" not in pickle.loads(pickle.dumps(motion)).__getstate__()
+    assert copy._views == {} and not copy.features.flags.writeable
+    np.testing.assert_array_equal(copy.joints(), motion.joints())

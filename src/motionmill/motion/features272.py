@@ -91,7 +91,9 @@ def validate_features(x, dim: int = FEATURE_DIM, what: str = "features") -> None
 
 
 def _tensor(x) -> torch.Tensor:
-    return torch.from_numpy(np.asarray(x, dtype=np.float64)) if not isinstance(x, torch.Tensor) else x
+    if isinstance(x, torch.Tensor):
+        return x
+    return torch.from_numpy(np.array(x, dtype=np.float64))  # a copy: arrays may be read-only views of a Motion
 
 
 def _like(out: torch.Tensor, ref):

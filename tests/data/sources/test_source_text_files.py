@@ -1,13 +1,11 @@
-"""Caption lines, caption files, split tables and spec options (data/sources/text_files.py)."""
+"""Caption lines, caption files and split tables (data/sources/text_files.py)."""
 
-import math
 
 import pytest
 
 from motionmill.data.sources.text_files import (
     named_errors,
     parse_caption_line,
-    parse_spec,
     read_captions,
     read_split_table,
 )
@@ -49,16 +47,6 @@ def test_split_table_prefers_train_for_duplicates(tmp_path):
     (tmp_path / "val.txt").write_text("c\n\nb\n")
     (tmp_path / "test.txt").write_text("d\n")
     assert read_split_table(str(tmp_path)) == {"a": "train", "b": "train", "c": "val", "d": "test"}
-
-
-def test_parse_spec_options():
-    assert parse_spec("/data/x", {"n": int}) == ("/data/x", {})
-    assert parse_spec("/data/x,n=3,s=v1/a", {"n": int, "s": str}) == ("/data/x", {"n": 3, "s": "v1/a"})
-    assert math.isclose(parse_spec("d,f=2.5", {"f": float})[1]["f"], 2.5)
-    with pytest.raises(ValueError, match="bad option"):
-        parse_spec("d,zzz=1", {"n": int})
-    with pytest.raises(ValueError, match="no path"):
-        parse_spec("", {})
 
 
 def test_named_errors_adds_the_path_once(tmp_path):
