@@ -163,7 +163,7 @@ def test_joints_are_decoded_once_and_are_the_decoders_output(monkeypatch):
 
 def test_edits_give_motions_with_their_own_views():
     motion = _motion(4, frames=60)
-    motion.joints(), motion.rotations(), motion.root_positions()  # fill the cache before editing
+    motion.joints()  # fill the cache before editing
     for edited in (motion.mirror(), motion.crop(5, 40), motion.resample(20.0), motion.concatenate(_motion(5))):
         fresh = Motion(edited.features.copy(), edited.fps)
         np.testing.assert_array_equal(edited.joints(), fresh.joints())
@@ -179,7 +179,7 @@ def test_new_features_clear_the_cache_and_arrays_cannot_be_changed_in_place():
     motion.features = b.features
     np.testing.assert_array_equal(motion.joints(), b.joints())
     assert not np.shares_memory(motion.features, b.features)  # a private copy: b cannot change it
-    for view in (motion.features, motion.joints(), motion.rotations(), motion.root_positions()):
+    for view in (motion.features, motion.joints()):
         with pytest.raises(ValueError, match="read-only"):
             view[0] = 0.0
     given = a.features.copy()
@@ -193,6 +193,6 @@ def test_a_pickled_motion_drops_its_cache_and_stays_read_only():
     motion = _motion(8)
     motion.joints()
     copy = pickle.loads(pickle.dumps(motion))
-    assert "_views" not in pickle.loads(pickle.dumps(motion)).__getstate__()
-    assert copy._views == {} and not copy.features.flags.writeable
+    assert "_joints" not in motion.__getstate__()
+    assert copy._joints is None and not copy.features.flags.writeable
     np.testing.assert_array_equal(copy.joints(), motion.joints())
