@@ -108,3 +108,45 @@ def test_validation_reports_nan_position():
     x[3, 10] = np.nan
     with pytest.raises(ValueError, match="frame 3, dim 10"):
         f272.validate_features(x)
+
+
+def _recovery_reference(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """MotionMillion's recovery from the published formulas, in numpy: 6D rows -> matrix by Gram-Schmidt, headings
+    accumulated by left multiplication, root velocity rotated back by the previous heading except frame 0 (taken as
+    stored), cumulative sum, and only its X and Z added to the heading-restored local positions. Returns the joints
+    and the root path."""
+
+    def gram_schmidt(d6):
+        b1 = d6[..., :3] / np.linalg.norm(d6[..., :3], axis=-1, keepdims=True)
+        b2 = d6[..., 3:] - (b1 * d6[..., 3:]).sum(-1, keepdims=True) * b1
+        b2 = b2 / np.linalg.norm(b2, axis=-1, keepdims=True)
+        return np.stack((b1, b2, np.cross(b1, b2)), axis=-2)
+
+    T = len(x)
+    heading = [gram_schmidt(x[0, 2:8])]
+    for t in range(1, T):
+        heading.append(gram_schmidt(x[t, 2:8]) @ heading[-1])
+    inverse = np.transpose(np.array(heading), (0, 2, 1))
+    positions = np.einsum("tab,tjb->tja", inverse, x[:, 8:74].reshape(T, 22, 3))
+    velocity = np.zeros((T, 3))
+    velocity[:, 0], velocity[:, 2] = x[:, 0], x[:, 1]
+    velocity[1:] = np.einsum("tab,tb->ta", inverse[:-1], velocity[1:])
+    path = np.cumsum(velocity, axis=0)
+    positions[..., 0] += path[:, None, 0]
+    positions[..., 2] += path[:, None, 2]
+    return positions, path
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_any_272_array_decodes_as_motionmillions_recovery(seed):
+    """Generated features are not encoder outputs: they carry a frame-0 root velocity and headings off the Y axis."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(40, 272))
+    x[:, :2] *= 0.05
+    x[:, 2:8] = 0.2 * x[:, 2:8] + np.array([1.0, 0.0, 0.0, 0.0, 1.0, 0.0])  # small turns, tilted off Y
+    joints, path = _recovery_reference(x)
+    assert np.abs(path[:, 1]).max() > 1e-3 and np.abs(x[0, :2]).max() > 0  # the cases that differ are exercised
+    np.testing.assert_allclose(f272.decode_joints(x), joints, atol=1e-6)
+    root = f272.decode_root(x)
+    np.testing.assert_allclose(root[:, [0, 2]], path[:, [0, 2]], atol=1e-9)
+    np.testing.assert_allclose(root[:, 1], x[:, 9], atol=1e-12)  # the stored pelvis height

@@ -171,10 +171,14 @@ def _accumulated_heading(x: torch.Tensor) -> torch.Tensor:
 
 
 def _root_xz(x: torch.Tensor, Hh: torch.Tensor) -> torch.Tensor:
-    """Root XZ trajectory r[t] = sum_{s<=t} u[s], u[0] = 0, u[t] = Hh[t-1]^T (vx[t], 0, vz[t]); (..., T, 3)."""
+    """Root path on the floor, (..., T, 3) with y = 0, as MotionMillion's recovery computes it: r = cumsum(u) with
+    u[0] = (vx[0], 0, vz[0]) as stored and u[t] = Hh[t-1]^T (vx[t], 0, vz[t]). Encoded data has a zero frame-0
+    velocity and pure Y headings, so this only matters for generated features, which carry a frame-0 velocity and
+    headings a little off Y; their Y drift is dropped (docs/representation.md, "Inverse transforms")."""
     v = torch.stack((x[..., 0], torch.zeros_like(x[..., 0]), x[..., 1]), dim=-1)  # (..., T, 3)
     u = torch.einsum("...tba,...tb->...ta", Hh[..., :-1, :, :], v[..., 1:, :])
-    return torch.cat((torch.zeros_like(u[..., :1, :]), u), dim=-2).cumsum(dim=-2)
+    r = torch.cat((v[..., :1, :], u), dim=-2).cumsum(dim=-2)
+    return r * r.new_tensor([1.0, 0.0, 1.0])
 
 
 def decode_joints(x):
