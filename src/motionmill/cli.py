@@ -312,7 +312,8 @@ def _eval_ratings_args(p: argparse.ArgumentParser) -> None:
 
 
 def eval_protocol(model: str, evaluator: str, corpus: str, out: str, split: str = "test", repeats: int = 20,
-                  clips: int | None = None, mm_captions: int = 100, mm_generations: int = 30, seed: int = 0,
+                  clips: int | None = None, mm_captions: int = 100, mm_generations: int = 30, mm_pairs: int = 10,
+                  diversity_pairs: int = 300, seed: int = 0,
                   sampling: SamplingSettings | None = None) -> None:  # fmt: skip
     """The standard text-to-motion protocol (FID, R-precision, MM-Dist, Diversity, MModality; mean and 95% CI)."""
     from motionmill.eval.benchmark import ProtocolConfig, run_protocol, write_results
@@ -320,7 +321,8 @@ def eval_protocol(model: str, evaluator: str, corpus: str, out: str, split: str 
     from motionmill.inference.pipeline import TextToMotion
 
     cfg = ProtocolConfig(split=split, repeats=repeats, clips=clips, mm_captions=mm_captions,
-                         mm_generations=mm_generations, seed=seed)  # fmt: skip
+                         mm_generations=mm_generations, mm_pairs=mm_pairs, diversity_pairs=diversity_pairs,
+                         seed=seed)  # fmt: skip
     pipe, scorer = TextToMotion.from_pretrained(model), evaluator_from_spec(evaluator)
     result = run_protocol(pipe, scorer, corpus, cfg, sampling)
     summary = write_results({"model": model, "evaluator": evaluator, "corpus": corpus, **result}, out,
@@ -338,6 +340,9 @@ def _eval_protocol_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clips", type=int, default=None, help="clips of the split per run (default all)")
     p.add_argument("--mm-captions", type=int, default=100, help="MModality captions per run (default 100; 0 = skip)")
     p.add_argument("--mm-generations", type=int, default=30, help="MModality generations per caption (default 30)")
+    p.add_argument("--mm-pairs", type=int, default=10, help="MModality pairs per caption (default 10)")
+    p.add_argument("--diversity-pairs", type=int, default=300, help="Diversity pairs per run (default 300; the "
+                   "published draws need at least as many clips)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice")
     _sampling_args(p)
 

@@ -18,7 +18,8 @@ pytest.importorskip("transformers", reason="the built-in text encoder needs the 
 TINY_EVALUATOR = {"model": {"preset": "tiny", "dim": 32, "ff": 64, "embed_dim": 32, "n_layer": 1},
                   "train": {"steps": 4, "batch_size": 8, "warmup_steps": 1, "ckpt_every": 4, "eval_every": 4},
                   "data": {"eval_items": 8}}  # fmt: skip
-SMALL = ProtocolConfig(split="train", repeats=2, clips=32, mm_captions=3, mm_generations=2, diversity_pairs=20)
+SMALL = ProtocolConfig(split="train", repeats=2, clips=32, mm_captions=3, mm_generations=2, mm_pairs=2,
+                       diversity_pairs=20)
 
 
 @pytest.fixture(scope="module")
@@ -38,9 +39,9 @@ def test_protocol_reports_every_metric_over_runs_with_confidence_intervals(setup
     result = run_protocol(pipe, evaluator, corpus, SMALL, SamplingSettings(top_k=20))
     assert result["clips"] == 32 and result["sampling"]["top_k"] == 20
     expected = {"fid", "r_precision_top1", "r_precision_top2", "r_precision_top3", "matching_score", "diversity",
-                "multimodality"}  # fmt: skip
+                "diversity_distinct_pairs", "multimodality", "multimodality_distinct_pairs"}  # fmt: skip
     assert set(result["generated"]) == expected
-    assert set(result["real"]) == expected - {"fid", "multimodality"}
+    assert set(result["real"]) == expected - {"fid", "multimodality", "multimodality_distinct_pairs"}
     for stats in [*result["generated"].values(), *result["real"].values()]:
         values = np.array(stats["values"])
         assert len(values) == 2 and np.isfinite(values).all()
@@ -60,12 +61,18 @@ def test_protocol_is_reproducible_from_its_seed(setup):
     assert other["generated"]["fid"]["values"] != first["generated"]["fid"]["values"]
 
 
-def test_protocol_rejects_splits_smaller_than_a_batch(setup):
+def test_protocol_rejects_splits_smaller_than_a_batch_or_the_diversity_pairs(setup):
     corpus, pipe, evaluator, _ = setup
-    with pytest.raises(ValueError, match="at least 32"):
-        run_protocol(pipe, evaluator, corpus, ProtocolConfig(split="zeroshot", repeats=1))
+    with pytest.raises(ValueError, match="at least 32 "):
+        run_protocol(pipe, evaluator, corpus, ProtocolConfig(split="zeroshot", repeats=1, diversity_pairs=20))
+    with pytest.raises(ValueError, match="at least 300 "):
+        run_protocol(pipe, evaluator, corpus, ProtocolConfig(split="train", repeats=1))
     with pytest.raises(ValueError, match="--clips"):
         ProtocolConfig(clips=8)
+    with pytest.raises(ValueError, match="--diversity-pairs"):
+        ProtocolConfig(clips=64)
+    with pytest.raises(ValueError, match="--mm-generations must be at least the 10"):
+        ProtocolConfig(mm_generations=5)
 
 
 def test_zeroshot_scores_both_splits_by_predicates_and_evaluator(setup, tmp_path):
@@ -86,7 +93,7 @@ def test_cli_runs_the_protocol_and_reports_bad_input_in_one_line(setup, tmp_path
     corpus, _, _, runs = setup
     args = ["eval", "protocol", "--model", str(runs / "pipeline"), "--evaluator", str(runs / "evaluator"),
             "--corpus", str(corpus), "--split", "train", "--repeats", "1", "--mm-captions", "2",
-            "--mm-generations", "2"]  # fmt: skip
+            "--mm-generations", "2", "--mm-pairs", "2", "--diversity-pairs", "20"]  # fmt: skip
     assert main([*args, "--clips", "32", "--out", str(tmp_path / "ok")]) == 0
     assert "| fid |" in (tmp_path / "ok" / "summary.md").read_text()
     capsys.readouterr()  # progress bars so far

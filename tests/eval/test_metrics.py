@@ -152,7 +152,7 @@ def test_diversity_matches_a_loop_over_the_same_draws():
         b = b + 1 if b >= a else b  # the b-th row among those other than a
         assert a != b
         total += math.dist(emb[a], emb[b])
-    assert diversity(emb, np.random.default_rng(11)) == pytest.approx(total / 300, rel=1e-6)
+    assert diversity(emb, np.random.default_rng(11), draws="distinct") == pytest.approx(total / 300, rel=1e-6)
 
 
 def test_multimodality_matches_a_loop_over_the_same_draws():
@@ -167,11 +167,51 @@ def test_multimodality_matches_a_loop_over_the_same_draws():
             distances.append(math.dist(emb[c, a], emb[c, b]))
         per_caption.append(sum(distances) / len(distances))
     expected = sum(per_caption) / 5
-    assert multimodality(emb, np.random.default_rng(12)) == pytest.approx(expected, rel=1e-6)
+    assert multimodality(emb, np.random.default_rng(12), draws="distinct") == pytest.approx(expected, rel=1e-6)
+
+
+def _reference_diversity(activation, diversity_times, rng):
+    """The reference implementation's Diversity (text2motion `utils/metrics.py`), its global RNG replaced by `rng`."""
+    assert len(activation.shape) == 2 and activation.shape[0] > diversity_times
+    first = rng.choice(activation.shape[0], diversity_times, replace=False)
+    second = rng.choice(activation.shape[0], diversity_times, replace=False)
+    return np.linalg.norm(activation[first] - activation[second], axis=1).mean()
+
+
+def _reference_multimodality(activation, multimodality_times, rng):
+    """The reference implementation's MModality: one set of index pairs shared by every caption."""
+    assert len(activation.shape) == 3 and activation.shape[1] > multimodality_times
+    first = rng.choice(activation.shape[1], multimodality_times, replace=False)
+    second = rng.choice(activation.shape[1], multimodality_times, replace=False)
+    return np.linalg.norm(activation[:, first] - activation[:, second], axis=2).mean()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_published_draws_equal_the_reference_implementation(seed):
+    emb = np.random.default_rng(seed).normal(size=(400, 16))
+    gens = np.random.default_rng(seed + 10).normal(size=(100, 30, 16))
+    ours = diversity(emb, np.random.default_rng(seed + 20))
+    assert ours == pytest.approx(_reference_diversity(emb, 300, np.random.default_rng(seed + 20)), rel=1e-12)
+    ours = multimodality(gens, np.random.default_rng(seed + 30))
+    assert ours == pytest.approx(_reference_multimodality(gens, 10, np.random.default_rng(seed + 30)), rel=1e-12)
+
+
+def test_published_draws_may_pair_a_row_with_itself_so_they_come_out_lower():
+    """With 30 generations and 10 pairs, a drawn pair is a self-pair with probability 1/30: over many draws the
+    published MModality is about 1/30 (3.3%) below the distinct-pair value."""
+    gens = np.random.default_rng(3).normal(size=(100, 30, 16))
+    rng = np.random.default_rng(4)
+    published = np.mean([multimodality(gens, rng) for _ in range(300)])
+    distinct = np.mean([multimodality(gens, rng, draws="distinct") for _ in range(300)])
+    assert published / distinct == pytest.approx(1 - 1 / 30, abs=0.01)
+    with pytest.raises(ValueError, match="published draws take 300 different rows on each side.*there are 40"):
+        diversity(gens[0, :, :].repeat(2, axis=0)[:40], rng)
+    with pytest.raises(ValueError, match="draws must be one of"):
+        multimodality(gens, rng, draws="other")
 
 
 def test_seeds_make_diversity_and_multimodality_reproducible():
-    emb = np.random.default_rng(9).normal(size=(100, 16))
+    emb = np.random.default_rng(9).normal(size=(400, 16))
     gens = np.random.default_rng(10).normal(size=(20, 30, 16))
     for metric, x in ((diversity, emb), (multimodality, gens)):
         same = metric(x, np.random.default_rng(1)), metric(x, np.random.default_rng(1))

@@ -61,6 +61,12 @@ class ProtocolConfig:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         if self.mm_captions < 0 or (self.clips is not None and self.clips < self.batch_size):
             raise ValueError(f"--clips must be >= the R-precision batch ({self.batch_size}) and --mm-captions >= 0")
+        if self.clips is not None and self.clips < self.diversity_pairs:  # the published draws pick without replacement
+            raise ValueError(f"--clips {self.clips} is fewer than the {self.diversity_pairs} Diversity pairs "
+                             "(--diversity-pairs)")  # fmt: skip
+        if self.mm_captions and self.mm_pairs > self.mm_generations:  # the published draws pick without replacement
+            raise ValueError(f"--mm-generations must be at least the {self.mm_pairs} MModality pairs per caption, "
+                             f"got {self.mm_generations}")  # fmt: skip
 
 
 def _generate(pipe, texts: list[str], seconds: list[float], seeds: list[int], batch: int, desc: str,
@@ -126,10 +132,12 @@ def _protocol_items(columns: dict, rng: np.random.Generator, rows: np.ndarray) -
 
 
 def _metric_set(text: np.ndarray, motion: np.ndarray, rng: np.random.Generator, cfg: ProtocolConfig) -> dict:
+    """R-precision, MM-Dist and Diversity; Diversity by the published draws and by distinct pairs (`metrics.DRAWS`)."""
     top = metrics.r_precision(text, motion, rng, cfg.batch_size, TOP_K)
     return {**{f"r_precision_top{k + 1}": float(top[k]) for k in range(TOP_K)},
             "matching_score": metrics.matching_score(text, motion),
-            "diversity": metrics.diversity(motion, rng, cfg.diversity_pairs)}  # fmt: skip
+            "diversity": metrics.diversity(motion, rng, cfg.diversity_pairs),
+            "diversity_distinct_pairs": metrics.diversity(motion, rng, cfg.diversity_pairs, "distinct")}  # fmt: skip
 
 
 def one_candidate_by_default(sampling: SamplingSettings | None) -> SamplingSettings:
@@ -149,9 +157,10 @@ def run_protocol(pipe, evaluator, corpus_dir: str | Path, cfg: ProtocolConfig | 
     corpus = Corpus(corpus_dir)
     columns = {name: corpus.table.column(name).to_pylist() for name in ("texts", "frames", "fps")}
     rows = np.array([i for i in corpus.indices(cfg.split) if columns["texts"][i]])
-    if len(rows) < cfg.batch_size:
+    if len(rows) < max(cfg.batch_size, cfg.diversity_pairs):
         raise ValueError(f"{corpus_dir}: split {cfg.split!r} has {len(rows)} captioned clips; the protocol needs "
-                         f"at least {cfg.batch_size}")  # fmt: skip
+                         f"at least {max(cfg.batch_size, cfg.diversity_pairs)} (the R-precision batch and the "
+                         f"Diversity pairs)")  # fmt: skip
     if cfg.clips is not None:
         rows = np.sort(np.random.default_rng([cfg.seed, 1]).choice(rows, min(cfg.clips, len(rows)), replace=False))
     emb = _Embeddings(evaluator)
@@ -173,7 +182,7 @@ def run_protocol(pipe, evaluator, corpus_dir: str | Path, cfg: ProtocolConfig | 
         run = {"generated": {"fid": metrics.fid(real, gen), **_metric_set(text, gen, rng, cfg)},
                "real": _metric_set(text, real, rng, cfg)}  # fmt: skip
         if cfg.mm_captions:
-            run["generated"]["multimodality"] = _multimodality(pipe, emb, items, seconds, rng, cfg, sampling)
+            run["generated"].update(_multimodality(pipe, emb, items, seconds, rng, cfg, sampling))
         runs.append(run)
     return {"suite": "protocol", "config": asdict(cfg), "clips": len(rows),
             "sampling": asdict(pipe.settings(sampling)),
@@ -182,13 +191,15 @@ def run_protocol(pipe, evaluator, corpus_dir: str | Path, cfg: ProtocolConfig | 
             "seconds": time.perf_counter() - started}  # fmt: skip
 
 
-def _multimodality(pipe, emb, items, seconds, rng, cfg: ProtocolConfig, sampling: SamplingSettings) -> float:
+def _multimodality(pipe, emb, items, seconds, rng, cfg: ProtocolConfig, sampling: SamplingSettings) -> dict:
     chosen = rng.choice(len(items), min(cfg.mm_captions, len(items)), replace=False)
     texts = [items[i].text for i in chosen for _ in range(cfg.mm_generations)]
     lengths = [seconds[i] for i in chosen for _ in range(cfg.mm_generations)]
     seeds = rng.integers(0, 2**31 - 1, len(texts)).tolist()
     generated = _generate(pipe, texts, lengths, seeds, cfg.generate_batch, "multimodality", sampling)
-    return metrics.multimodality(emb.motions(generated).reshape(len(chosen), cfg.mm_generations, -1), rng, cfg.mm_pairs)
+    per_caption = emb.motions(generated).reshape(len(chosen), cfg.mm_generations, -1)
+    return {"multimodality": metrics.multimodality(per_caption, rng, cfg.mm_pairs),
+            "multimodality_distinct_pairs": metrics.multimodality(per_caption, rng, cfg.mm_pairs, "distinct")}
 
 
 def _real_fid(corpus, evaluator, cfg: ProtocolConfig, rows: np.ndarray) -> float:
@@ -222,7 +233,8 @@ def run_zeroshot(pipe, evaluator, clips: int = 500, seed: int = 0, batch_size: i
 
     sampling = one_candidate_by_default(sampling)
     started = time.perf_counter()
-    cfg = ProtocolConfig(batch_size=batch_size, seed=seed)
+    # the published Diversity draws need as many clips as pairs
+    cfg = ProtocolConfig(batch_size=batch_size, seed=seed, diversity_pairs=min(ProtocolConfig.diversity_pairs, clips))
     result = {"suite": "zeroshot", "clips": clips, "seed": seed, "sampling": asdict(pipe.settings(sampling))}
     for split in ("test", "zeroshot"):
         chosen = alignment_clips(split, clips, seed)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "DRAWS",
     "acceleration_error",
     "codebook_usage",
     "diversity",
@@ -133,31 +134,55 @@ def matching_score(text_emb: np.ndarray, motion_emb: np.ndarray) -> float:
     return float(np.linalg.norm(text - motion, axis=1).mean())
 
 
-def diversity(emb: np.ndarray, rng: np.random.Generator, pairs: int = 300) -> float:
-    """Mean Euclidean distance over `pairs` random pairs of distinct rows of (N, D) embeddings, N >= 2.
+DRAWS = ("published", "distinct")
+"""How Diversity and MModality draw their pairs. "published": as the reference implementation of the HumanML3D
+protocol (text2motion's `utils/metrics.py`), two independent draws of `pairs` rows without replacement, so a row
+may be paired with itself (distance 0) and the values come out a little lower; published numbers are comparable
+only under these draws. "distinct": every pair joins two different rows, drawn with replacement across pairs
+(docs/evaluation.md, "Text-to-motion metrics")."""
 
-    Each pair is drawn independently (pairs may repeat when N is small), so any N >= 2 works; the standard protocol
-    uses 300 pairs of generated motions.
-    """
-    emb = _embeddings(emb, "emb", min_rows=2)
+
+def _pair_indices(rng: np.random.Generator, n: int, pairs: int, draws: str, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """Index arrays a, b of length `pairs` over range(n) by the `draws` rule."""
     _positive(pairs, "pairs")
-    a, b = _distinct_pairs(rng, len(emb), (pairs,))
+    if draws == "distinct":
+        return _distinct_pairs(rng, n, (pairs,))
+    if draws != "published":
+        raise ValueError(f"draws must be one of {DRAWS}, got {draws!r}")
+    if n < pairs:
+        raise ValueError(f"the published draws take {pairs} different {what} on each side of the pairs, but there "
+                         f"are {n}; use fewer pairs or draws='distinct'")  # fmt: skip
+    return rng.choice(n, pairs, replace=False), rng.choice(n, pairs, replace=False)
+
+
+def diversity(emb: np.ndarray, rng: np.random.Generator, pairs: int = 300, draws: str = "published") -> float:
+    """Mean Euclidean distance over `pairs` random pairs of rows of (N, D) embeddings (300 pairs of generated motions
+    in the standard protocol), drawn by the `draws` rule (`DRAWS`): "published" needs N >= pairs, "distinct" any
+    N >= 2."""
+    emb = _embeddings(emb, "emb", min_rows=2)
+    a, b = _pair_indices(rng, len(emb), pairs, draws, "rows")
     return float(np.linalg.norm(emb[a] - emb[b], axis=1).mean())
 
 
-def multimodality(emb: np.ndarray, rng: np.random.Generator, pairs: int = 10) -> float:
-    """MModality: per caption, mean distance over `pairs` random pairs of distinct generations; then the mean.
+def multimodality(emb: np.ndarray, rng: np.random.Generator, pairs: int = 10, draws: str = "published") -> float:
+    """MModality: per caption, mean distance over `pairs` random pairs of its generations; then the mean.
 
     Args:
         emb: (C, G, D) embeddings of G >= 2 generations for each of C captions (100 x 30 in the standard protocol).
-        rng: the source of the pairs (one (C, pairs) draw for each side of the pairs).
+        rng: the source of the pairs.
         pairs: pairs per caption (10 in the standard protocol).
+        draws: "published" (`DRAWS`): one set of `pairs` index pairs for every caption, each side drawn without
+            replacement, so G >= pairs; "distinct": independent pairs of different generations per caption.
     """
     emb = _embeddings(emb, "emb", ndim=3)
     if emb.shape[1] < 2:
         raise ValueError(f"emb needs at least 2 generations per caption, got shape {emb.shape}")
-    _positive(pairs, "pairs")
-    a, b = _distinct_pairs(rng, emb.shape[1], (len(emb), pairs))  # (C, pairs)
+    if draws == "distinct":
+        _positive(pairs, "pairs")
+        a, b = _distinct_pairs(rng, emb.shape[1], (len(emb), pairs))  # (C, pairs)
+    else:
+        first, second = _pair_indices(rng, emb.shape[1], pairs, draws, "generations per caption")
+        a, b = np.broadcast_to(first, (len(emb), pairs)), np.broadcast_to(second, (len(emb), pairs))
     rows = np.arange(len(emb))[:, None]
     per_caption = np.linalg.norm(emb[rows, a] - emb[rows, b], axis=-1).mean(axis=1)  # (C,)
     return float(per_caption.mean())
