@@ -17,15 +17,18 @@ from motionmill.inference.settings import DEFAULTS, SamplingSettings
 __all__ = ["main"]
 
 
-def convert(src: str, dst: str, fps: float | None = None, out_fps: float | None = None, title: str = "") -> None:
-    """Convert a motion between formats chosen by file name (features .npy, .joints.npy, .bvh, .smpl.npz in;
-    those plus .gif, .mp4, .html out)."""
+def convert(src: str, dst: str, fps: float | None = None, out_fps: float | None = None, title: str = "",
+            units: str = "auto", up: str = "auto", bvh_units: str = "m", rig: str = "smpl") -> None:  # fmt: skip
+    """Convert a motion between formats chosen by file name (features .npy, .joints.npy, .bvh of any common rig,
+    .smpl.npz in; those plus .gif, .mp4, .html out)."""
     from motionmill.export.formats import read_motion, write_motion
 
-    motion = read_motion(src, fps)
+    motion = read_motion(src, fps, units=units, up=up)
+    if synthesised := motion.meta.get("synthesised_joints"):
+        print(f"{src}: {motion.meta['rig']} rig; joints it lacks, synthesised: {', '.join(synthesised)}")
     if out_fps:
         motion = motion.resample(out_fps)
-    write_motion(motion, dst, title=title or Path(src).name)
+    write_motion(motion, dst, title=title or Path(src).name, bvh_units=bvh_units, rig=rig)
     print(f"{dst}: {motion.num_frames} frames, {motion.duration:.2f} s at {motion.fps:g} fps")
 
 
@@ -63,6 +66,13 @@ def _convert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fps", type=float, default=None, help="frame rate of .npy inputs (default 30)")
     p.add_argument("--out-fps", type=float, default=None, help="resample the output to this frame rate")
     p.add_argument("--title", default="", help="caption drawn on videos and the HTML page (default: input name)")
+    p.add_argument("--units", default="auto", help="length unit of a BVH input: m, cm, mm, in or cmu (CMU's 1/0.45 "
+                   "inch) (default: found from its skeleton)")  # fmt: skip
+    p.add_argument("--up", default="auto", help="up axis of a BVH input: y or z (default: found from its skeleton)")
+    p.add_argument("--bvh-units", default="m", help="length unit of a BVH output: m (default, as MotionMillion and "
+                   "Blender), cm, mm, in or cmu")  # fmt: skip
+    p.add_argument("--rig", default="smpl", help="joint names of a BVH output: smpl (default) or mixamo (drives a "
+                   "Mixamo character)")  # fmt: skip
 
 
 def _demo_args(p: argparse.ArgumentParser) -> None:

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from motion_factory import random_motion
-from motionmill.export.bvh import bvh_to_motion, read_bvh, smpl_name, write_bvh
+from motionmill.export.bvh import bvh_to_motion, read_bvh, write_bvh
 from motionmill.motion.container import Motion
 from motionmill.motion.skeleton import SMPL22
 
@@ -18,7 +18,7 @@ def test_write_read_fk_reproduces_joints(tmp_path, order):
     write_bvh(motion, tmp_path / "m.bvh", order=order)
     data = read_bvh(tmp_path / "m.bvh")
     idx = [data.names.index(n) for n in SMPL22.joint_names]
-    joints = data.joints()[:, idx] / 100.0  # written in centimetres
+    joints = data.joints()[:, idx]  # written in metres
     assert np.abs(joints - motion.joints()).max() < 1e-4  # 0.1 mm
 
 
@@ -28,9 +28,9 @@ def test_bone_lengths_come_from_the_motion(tmp_path):
     write_bvh(motion, tmp_path / "tall.bvh")
     data = read_bvh(tmp_path / "tall.bvh")
     idx = [data.names.index(n) for n in SMPL22.joint_names]
-    lengths = np.linalg.norm(data.offsets[idx[1:]], axis=1) / 100.0
+    lengths = np.linalg.norm(data.offsets[idx[1:]], axis=1)
     assert np.allclose(lengths, np.linalg.norm(SMPL22.offsets[1:], axis=1) * 1.1, atol=1e-5)
-    assert np.abs(data.joints()[:, idx] / 100.0 - motion.joints()).max() < 1e-4
+    assert np.abs(data.joints()[:, idx] - motion.joints()).max() < 1e-4
 
 
 def test_independent_parser_reads_our_file(tmp_path):
@@ -42,9 +42,9 @@ def test_independent_parser_reads_our_file(tmp_path):
     assert parsed.nframes == 37
     assert np.isclose(parsed.frame_time, 1 / 30, atol=1e-7)
     assert set(parsed.get_joints_names()) == set(SMPL22.joint_names)
-    # channel values agree with ours: root height in cm at frame 5
+    # channel values agree with ours: root height in metres at frame 5
     y = float(parsed.frame_joint_channel(5, "Pelvis", "Yposition"))
-    assert np.isclose(y / 100, motion.root_positions()[5, 1], atol=1e-6)
+    assert np.isclose(y, motion.root_positions()[5, 1], atol=1e-6)
 
 
 def test_import_keeps_rotations_and_joints(tmp_path):
@@ -56,31 +56,33 @@ def test_import_keeps_rotations_and_joints(tmp_path):
     assert np.isclose(back.fps, motion.fps)
 
 
-def test_import_of_another_skeleton_maps_names_and_uses_ik(tmp_path):
-    motion = _motion(5)
-    write_bvh(motion, tmp_path / "m.bvh")
-    # mocap-style names, and an extra finger joint: the rotations no longer line up with SMPL-22
-    text = (tmp_path / "m.bvh").read_text()
-    for ours, theirs in (("L_Hip", "LeftUpLeg"), ("R_Hip", "RightUpLeg"), ("Pelvis", "Hips"), ("L_Wrist", "LeftHand")):
-        text = text.replace(ours, theirs)
-    end = text.index("End Site", text.index("JOINT LeftHand"))
-    close = text.index("}", end)
-    text = (text[:end] + "JOINT LeftHandIndex1\n{\nOFFSET 5 0 0\nCHANNELS 0\n" + text[end : close + 1] + "\n}"
-            + text[close + 1 :])  # fmt: skip
-    (tmp_path / "mocap.bvh").write_text(text)
-    data = read_bvh(tmp_path / "mocap.bvh")
-    assert "Hips" in data.names and len(data.names) == 23
-    assert smpl_name("mixamorig:LeftUpLeg") == "L_Hip" and smpl_name("RightForeArm") == "R_Elbow"
-    back = bvh_to_motion(tmp_path / "mocap.bvh")
-    assert back.meta["rotations"] == "ik"
-    assert np.abs(back.joints() - motion.joints()).max() < 1e-4
+@pytest.mark.parametrize("units", ["cm", "in"])
+def test_other_units_read_back_exactly(tmp_path, units):
+    motion = _motion(5, turns=0.5)
+    write_bvh(motion, tmp_path / "m.bvh", units=units)
+    scale = {"cm": 100.0, "in": 1 / 0.0254}[units]
+    data = read_bvh(tmp_path / "m.bvh")
+    assert np.ptp(data.joints()[0, :, 1]) == pytest.approx(np.ptp(motion.joints()[0, :, 1]) * scale, rel=1e-6)
+    back = bvh_to_motion(tmp_path / "m.bvh")
+    assert back.meta["units"] == units and np.abs(back.joints() - motion.joints()).max() < 1e-4
+
+
+def test_mixamo_names_read_back_to_the_same_joints(tmp_path):
+    motion = _motion(7, turns=0.5)
+    write_bvh(motion, tmp_path / "m.bvh", rig="mixamo")
+    data = read_bvh(tmp_path / "m.bvh")
+    assert "mixamorig:LeftArm" in data.names and "mixamorig:LeftShoulder" in data.names
+    assert data.parents[data.names.index("mixamorig:LeftArm")] == data.names.index("mixamorig:LeftShoulder")
+    back = bvh_to_motion(tmp_path / "m.bvh")
+    assert back.meta["rig"] == "mixamo" and back.meta["synthesised_joints"] == []
+    assert np.abs(back.joints() - motion.joints()).max() < 0.005
 
 
 def test_unmapped_skeleton_and_garbage_are_clear_errors(tmp_path):
     motion = _motion(6)
     write_bvh(motion, tmp_path / "m.bvh")
     (tmp_path / "odd.bvh").write_text((tmp_path / "m.bvh").read_text().replace("L_Knee", "Thingamajig"))
-    with pytest.raises(ValueError, match="unmapped.*L_Knee"):
+    with pytest.raises(ValueError, match="odd.bvh: cannot map this rig.*finds no L_Knee"):
         bvh_to_motion(tmp_path / "odd.bvh")
     (tmp_path / "garbage.bvh").write_bytes(b"\x00\xffnot a bvh")
     with pytest.raises(ValueError, match="garbage.bvh"):

@@ -2,11 +2,14 @@
 
 The writer uses the rotations stored in the 272 block directly (no inverse kinematics), with rest offsets along the
 SMPL rest directions scaled to the motion's own bone lengths, so reading the file back and running forward
-kinematics reproduces the motion's joints. The reader parses any BVH (channels in any order), runs FK, and maps
-SMPL-like joint names (a name table, below) onto the SMPL-22 skeleton for import.
+kinematics reproduces the motion's joints. The reader parses any BVH (channels in any order), runs FK, identifies
+the rig from its whole joint set and hierarchy (`export/rigs.py`: SMPL, SMPL-X and MotionMillion's names, Mixamo,
+CMU, Biovision, 3ds Max Biped, Unreal's mannequin) and maps it onto the SMPL-22 skeleton for import, synthesising
+the joints the rig lacks.
 
-Units: files are written in centimetres (the common mocap convention); the reader converts to metres, detecting
-centimetre files from the skeleton size unless told.
+Units: files are written in metres by default, as MotionMillion writes them and as Blender reads BVH at unit scale
+(`units="cm"` for tools that expect centimetres). The reader finds the units (metres, centimetres, millimetres,
+inches, or CMU's 1/0.45 inch) and the up axis (Y or Z) from the size and shape of the rest skeleton, unless told.
 """
 
 from __future__ import annotations
@@ -18,34 +21,31 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from motionmill.export.rigs import match_rig, smpl_joints
 from motionmill.motion.container import Motion
 from motionmill.motion.rotations import euler_to_matrix, matrix_to_euler
 from motionmill.motion.skeleton import SMPL22, forward_kinematics
 from motionmill.utils.io import atomic_write
 
-__all__ = ["BvhData", "bvh_to_motion", "read_bvh", "write_bvh"]
+__all__ = ["RIG_NAMES", "UNITS", "BvhData", "bvh_to_motion", "read_bvh", "write_bvh"]
+
+UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254, "cmu": 0.0254 / 0.45}
+"""Metres per file unit. "cmu": CMU's Acclaim length unit (1/0.45 inch), kept by its BVH conversions."""
+UP_AXES = ("y", "z")
+HUMAN_HEIGHT = 1.7  # metres: the unit found is the one that makes the rest skeleton closest to this height
 
 # End-site offsets (metres) of the leaf joints, along their rest direction: toe tip, head top, fingertip.
 _END_SITES = {"L_Foot": (0.0, -0.02, 0.06), "R_Foot": (0.0, -0.02, 0.06), "Head": (0.0, 0.12, 0.0),
               "L_Wrist": (0.08, 0.0, 0.0), "R_Wrist": (-0.08, 0.0, 0.0)}  # fmt: skip
 
-# Common names for the SMPL-22 joints in BVH files (lower case, separators removed) -> SMPL-22 name.
-_ALIASES = {
-    "pelvis": "Pelvis", "hips": "Pelvis", "hip": "Pelvis", "root": "Pelvis",
-    "spine1": "Spine1", "spine": "Spine1", "spine2": "Spine2", "spine3": "Spine3", "chest": "Spine3",
-    "neck": "Neck", "head": "Head",
+# Joint names of the rigs BVH files can be written for; the hierarchy is SMPL-22's, which these rigs share.
+RIG_NAMES = {
+    "smpl": SMPL22.joint_names,
+    "mixamo": tuple("mixamorig:" + n for n in (
+        "Hips", "LeftUpLeg", "RightUpLeg", "Spine", "LeftLeg", "RightLeg", "Spine1", "LeftFoot", "RightFoot",
+        "Spine2", "LeftToeBase", "RightToeBase", "Neck", "LeftShoulder", "RightShoulder", "Head", "LeftArm",
+        "RightArm", "LeftForeArm", "RightForeArm", "LeftHand", "RightHand")),
 }  # fmt: skip
-_SIDED = {
-    "hip": "Hip", "upleg": "Hip", "thigh": "Hip", "upperleg": "Hip",
-    "knee": "Knee", "leg": "Knee", "lowerleg": "Knee", "shin": "Knee", "calf": "Knee",
-    "ankle": "Ankle", "foot": "Ankle", "toe": "Foot", "toebase": "Foot", "toes": "Foot", "ball": "Foot",
-    "collar": "Collar", "shoulder": "Collar", "clavicle": "Collar",
-    "arm": "Shoulder", "uparm": "Shoulder", "upperarm": "Shoulder",
-    "elbow": "Elbow", "forearm": "Elbow", "lowerarm": "Elbow",
-    "wrist": "Wrist", "hand": "Wrist",
-}  # fmt: skip
-# In SMPL naming "Foot" is the toe joint and "Shoulder" the upper arm; exact SMPL names win over the table.
-_SMPL_EXACT = {n.lower().replace("_", ""): n for n in SMPL22.joint_names}
 
 
 @dataclass
@@ -96,16 +96,23 @@ class BvhData:
         return pos.numpy()
 
 
-def write_bvh(motion: Motion, path: str | Path, order: str = "ZYX", scale: float = 100.0) -> None:
+def write_bvh(motion: Motion, path: str | Path, order: str = "ZYX", units: str = "m", rig: str = "smpl") -> None:
     """Write a motion as BVH, one joint per SMPL-22 joint, rotations from the 272 block.
 
     Args:
         motion: the motion.
         path: output file.
         order: Euler channel order of every joint.
-        scale: file units per metre (100: centimetres).
+        units: length unit of the file, a key of `UNITS` ("m", as MotionMillion and Blender; "cm" for tools that
+            expect centimetres).
+        rig: joint names, a key of `RIG_NAMES`: "smpl" or "mixamo" (drives a Mixamo character without mapping
+            bones by hand; the bones keep the motion's own lengths).
     """
-    sk = motion.skeleton
+    if units not in UNITS:
+        raise ValueError(f"BVH units must be one of {sorted(UNITS)}, got {units!r}")
+    if rig not in RIG_NAMES:
+        raise ValueError(f"rig must be one of {sorted(RIG_NAMES)}, got {rig!r}")
+    sk, names, scale = motion.skeleton, RIG_NAMES[rig], 1.0 / UNITS[units]
     offsets = motion.bone_offsets() * scale
     lines = ["HIERARCHY"]
     dfs: list[int] = []
@@ -117,7 +124,7 @@ def write_bvh(motion: Motion, path: str | Path, order: str = "ZYX", scale: float
         off = (0.0, 0.0, 0.0) if j == 0 else offsets[j]
         rot_ch = " ".join(f"{a}rotation" for a in order)
         ch = f"CHANNELS 6 Xposition Yposition Zposition {rot_ch}" if j == 0 else f"CHANNELS 3 {rot_ch}"
-        lines.extend([f"{pad}{kind} {sk.joint_names[j]}", f"{pad}{{", f"{pad}  OFFSET {_fmt(off)}", f"{pad}  {ch}"])
+        lines.extend([f"{pad}{kind} {names[j]}", f"{pad}{{", f"{pad}  OFFSET {_fmt(off)}", f"{pad}  {ch}"])
         kids = sk.children[j]
         for c in kids:
             emit(c, depth + 1)
@@ -204,55 +211,64 @@ def _parse(text: str) -> BvhData:
                    data.reshape(n_frames, n_ch))  # fmt: skip
 
 
-def smpl_name(name: str) -> str | None:
-    """Map a BVH joint name to an SMPL-22 joint name, or None."""
-    key = re.sub(r"[^a-z0-9]", "", name.lower().split(":")[-1])
-    if key in _SMPL_EXACT:
-        return _SMPL_EXACT[key]
-    if key in _ALIASES:
-        return _ALIASES[key]
-    for prefix, side in (("left", "L_"), ("right", "R_"), ("l", "L_"), ("r", "R_")):
-        if key.startswith(prefix) and key[len(prefix) :] in _SIDED:
-            return side + _SIDED[key[len(prefix) :]]
-    return None
+def bvh_to_motion(path: str | Path, units: str = "auto", up: str = "auto") -> Motion:
+    """Import a BVH of any common rig as a Motion on SMPL-22.
 
-
-def bvh_to_motion(path: str | Path, units: str = "auto") -> Motion:
-    """Import a BVH with SMPL-like joints as a Motion.
-
-    Rotations are taken from the file when its skeleton is exactly the 22 SMPL joints with rest offsets pointing the
-    SMPL way (within 15 degrees); otherwise the 22 mapped joint positions go through inverse kinematics
-    (meta["rotations"] = "ik").
+    Rotations are taken from the file when its skeleton is exactly the 22 SMPL joints, y up, with rest offsets
+    pointing the SMPL way (within 15 degrees); otherwise the 22 joint positions (those the rig lacks synthesised)
+    go through inverse kinematics (meta["rotations"] = "ik"). meta also names the rig profile, the synthesised
+    joints, the units and the up axis.
 
     Args:
         path: the BVH file.
-        units: "m", "cm" or "auto" (centimetres when the rest skeleton is taller than 5 units).
+        units: a key of `UNITS`, or "auto": the unit that makes the rest skeleton closest to a human's height.
+        up: "y", "z", or "auto": the axis from the feet to the head of the rest skeleton.
     """
     bvh = read_bvh(path)
-    mapped = {smpl_name(n): j for j, n in enumerate(bvh.names)}
-    missing = [n for n in SMPL22.joint_names if n not in mapped]
-    if missing:
-        raise ValueError(f"{path}: cannot map BVH joints onto SMPL-22; unmapped: {missing}; joints in file: "
-                         f"{bvh.names}")  # fmt: skip
-    idx = [mapped[n] for n in SMPL22.joint_names]
-    scale = _unit_scale(bvh, units)
-    joints = bvh.joints()[:, idx] * scale
     if bvh.values.shape[0] < 2:
         raise ValueError(f"{path}: a motion needs at least 2 frames, the file has {bvh.values.shape[0]}")
-    if _same_rest_as_smpl(bvh, idx):
-        return Motion.from_rotations(bvh.rotations()[:, idx], joints, bvh.fps, meta={"rotations": "bvh"})
-    return Motion.from_joints(joints, bvh.fps)
+    try:
+        match = match_rig(bvh.names, bvh.parents)
+        rest = _rest_positions(bvh)
+        up = _up_axis(rest, match.source, up)
+        turn = np.eye(3) if up == "y" else np.array([[1.0, 0, 0], [0, 0, 1.0], [0, -1.0, 0]])  # z up -> y up
+        units = _units(rest @ turn.T, match.source, units)
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+    joints = smpl_joints(bvh.joints() @ turn.T * UNITS[units], match)
+    meta = {"rig": match.profile, "synthesised_joints": match.synthesised, "units": units, "up": up}
+    idx = [match.source.get(n) for n in SMPL22.joint_names]
+    if up == "y" and not match.synthesised and _same_rest_as_smpl(bvh, idx):
+        return Motion.from_rotations(bvh.rotations()[:, idx], joints, bvh.fps, meta={"rotations": "bvh", **meta})
+    motion = Motion.from_joints(joints, bvh.fps)
+    motion.meta.update(meta)
+    return motion
 
 
-def _unit_scale(bvh: BvhData, units: str) -> float:
-    if units == "m":
-        return 1.0
-    if units == "cm":
-        return 0.01
+def _up_axis(rest: np.ndarray, source: dict[str, int], up: str) -> str:
+    if up in UP_AXES:
+        return up
+    if up != "auto":
+        raise ValueError(f"up must be one of {UP_AXES} or 'auto', got {up!r}")
+    rise = rest[source["Head"]] - (rest[source["L_Ankle"]] + rest[source["R_Ankle"]]) / 2
+    if rise[1] > 0 and rise[1] >= abs(rise[2]):
+        return "y"
+    if rise[2] > 0 and rise[2] > abs(rise[1]):
+        return "z"
+    raise ValueError(f"the rest skeleton's head is not above its feet along +Y or +Z (head - feet = {rise}); "
+                     "pass --up")  # fmt: skip
+
+
+def _units(rest: np.ndarray, source: dict[str, int], units: str) -> str:
+    if units in UNITS:
+        return units
     if units != "auto":
-        raise ValueError(f"units must be 'm', 'cm' or 'auto', got {units!r}")
-    height = np.ptp(_rest_positions(bvh)[:, 1])
-    return 0.01 if height > 5.0 else 1.0
+        raise ValueError(f"units must be one of {sorted(UNITS)} or 'auto', got {units!r}")
+    height = rest[source["Head"], 1] - min(rest[source["L_Ankle"], 1], rest[source["R_Ankle"], 1])
+    if not height > 0:
+        raise ValueError("the rest skeleton has no height (head not above the ankles); pass --units")
+    # ankle to head joint is about 0.85 of a person's height
+    return min(UNITS, key=lambda u: abs(np.log(height * UNITS[u] / (0.85 * HUMAN_HEIGHT))))
 
 
 def _rest_positions(bvh: BvhData) -> np.ndarray:

@@ -34,8 +34,9 @@ def format_of(path: str | Path) -> str:
     raise ValueError(f"{path}: unknown motion format; use one of {', '.join(_SUFFIXES)}")
 
 
-def read_motion(path: str | Path, fps: float | None = None) -> Motion:
-    """Read a motion; `fps` is the frame rate of .npy inputs (default 30); .bvh and .npz store their own."""
+def read_motion(path: str | Path, fps: float | None = None, units: str = "auto", up: str = "auto") -> Motion:
+    """Read a motion; `fps` is the frame rate of .npy inputs (default 30); .bvh and .npz store their own. `units`
+    and `up` are those of a BVH file ("auto": found from its rest skeleton; see `export.bvh.bvh_to_motion`)."""
     path = Path(path)
     kind = format_of(path)
     if kind not in READABLE:
@@ -47,7 +48,7 @@ def read_motion(path: str | Path, fps: float | None = None) -> Motion:
     if kind == "bvh":
         from motionmill.export.bvh import bvh_to_motion
 
-        return bvh_to_motion(path)
+        return bvh_to_motion(path, units=units, up=up)
     try:
         data = np.load(path, allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
@@ -72,8 +73,9 @@ def _read_smpl(data) -> Motion:
     return Motion.from_smpl(data["poses"], data["trans"], rate)
 
 
-def write_motion(motion: Motion, path: str | Path, title: str = "") -> None:
-    """Write `motion` in the format named by `path`'s suffix (atomically)."""
+def write_motion(motion: Motion, path: str | Path, title: str = "", bvh_units: str = "m", rig: str = "smpl") -> None:
+    """Write `motion` in the format named by `path`'s suffix (atomically); a BVH in `bvh_units` with the joint names
+    of `rig` (see `export.bvh.write_bvh`)."""
     path = Path(path)
     kind = format_of(path)
     if kind == "features":
@@ -87,7 +89,7 @@ def write_motion(motion: Motion, path: str | Path, title: str = "") -> None:
     elif kind == "bvh":
         from motionmill.export.bvh import write_bvh
 
-        write_bvh(motion, path)
+        write_bvh(motion, path, units=bvh_units, rig=rig)
     elif kind == "gif":
         from motionmill.export.render import write_gif
 

@@ -14,6 +14,7 @@ from typing import ClassVar
 
 from motionmill.data.sources import Sample
 from motionmill.data.sources.text_files import named_errors, read_captions
+from motionmill.export.bvh import UNITS as BVH_UNITS
 from motionmill.export.bvh import bvh_to_motion
 from motionmill.motion.container import Motion
 from motionmill.utils.spec import parse_spec
@@ -21,7 +22,7 @@ from motionmill.utils.spec import parse_spec
 __all__ = ["BvhSource"]
 
 FPS = 30.0
-UNITS = ("auto", "m", "cm")
+UNITS = ("auto", *BVH_UNITS)
 FPS_SNAP = 1e-3
 """Relative distance within which a file's rate counts as the nearest whole rate: BVH stores a rounded frame time
 (0.033333 s is 30.0003 fps), and resampling by that ratio would drop the last frame for nothing."""
@@ -34,7 +35,9 @@ class BvhSource:
     root: str
     """Folder searched recursively for `*.bvh` (any letter case)."""
     units: str = "auto"
-    """Length unit of the files: "m", "cm" or "auto" (detected from the skeleton's size)."""
+    """Length unit of the files: "m", "cm", "mm", "in", "cmu" or "auto" (found from the skeleton's size)."""
+    up: str = "auto"
+    """Up axis of the files: "y", "z" or "auto" (found from the rest skeleton)."""
     licence: str = "unknown (BVH files; check the terms of their source)"
     """Licence recorded on every clip; pass the collection's own with the `licence=` option."""
 
@@ -42,8 +45,8 @@ class BvhSource:
 
     @classmethod
     def from_spec(cls, arg: str) -> BvhSource:
-        """`DIR[,units=auto|m|cm][,licence=TEXT]`."""
-        root, options = parse_spec(arg, {"units": str, "licence": str})
+        """`DIR[,units=auto|m|cm|mm|in|cmu][,up=auto|y|z][,licence=TEXT]`."""
+        root, options = parse_spec(arg, {"units": str, "up": str, "licence": str})
         return cls(root, **options)
 
     def __post_init__(self) -> None:
@@ -62,12 +65,13 @@ class BvhSource:
         """One clip at 30 fps with its sidecar captions (if any)."""
         path = Path(self.root) / key
         with named_errors(path):
-            motion = bvh_to_motion(path, units=self.units)
+            motion = bvh_to_motion(path, units=self.units, up=self.up)
             source_fps = _snap(motion.fps)
             motion = Motion(motion.features, source_fps, motion.skeleton, motion.meta)
             if source_fps != FPS:
                 motion = motion.resample(FPS)
-        meta = {"path": key, "source_fps": source_fps, "rotations": motion.meta.get("rotations", "bvh")}
+        meta = {"path": key, "source_fps": source_fps, "rotations": motion.meta.get("rotations", "bvh"),
+                "rig": motion.meta.get("rig"), "synthesised_joints": motion.meta.get("synthesised_joints", [])}
         return [Sample(id=f"{self.name}/{key}", motion=motion, texts=read_captions(path.with_suffix(".txt")),
                        licence=self.licence, meta=meta)]  # fmt: skip
 
