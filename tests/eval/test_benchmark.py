@@ -18,8 +18,9 @@ pytest.importorskip("transformers", reason="the built-in text encoder needs the 
 TINY_EVALUATOR = {"model": {"preset": "tiny", "dim": 32, "ff": 64, "embed_dim": 32, "n_layer": 1},
                   "train": {"steps": 4, "batch_size": 8, "warmup_steps": 1, "ckpt_every": 4, "eval_every": 4},
                   "data": {"eval_items": 8}}  # fmt: skip
-SMALL = ProtocolConfig(split="train", repeats=2, clips=32, mm_captions=3, mm_generations=2, mm_pairs=2,
-                       diversity_pairs=20)
+SMALL = ProtocolConfig(
+    split="train", repeats=2, clips=32, mm_captions=3, mm_generations=2, mm_pairs=2, diversity_pairs=20
+)
 
 
 @pytest.fixture(scope="module")

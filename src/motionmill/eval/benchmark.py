@@ -198,8 +198,10 @@ def _multimodality(pipe, emb, items, seconds, rng, cfg: ProtocolConfig, sampling
     seeds = rng.integers(0, 2**31 - 1, len(texts)).tolist()
     generated = _generate(pipe, texts, lengths, seeds, cfg.generate_batch, "multimodality", sampling)
     per_caption = emb.motions(generated).reshape(len(chosen), cfg.mm_generations, -1)
-    return {"multimodality": metrics.multimodality(per_caption, rng, cfg.mm_pairs),
-            "multimodality_distinct_pairs": metrics.multimodality(per_caption, rng, cfg.mm_pairs, "distinct")}
+    return {
+        "multimodality": metrics.multimodality(per_caption, rng, cfg.mm_pairs),
+        "multimodality_distinct_pairs": metrics.multimodality(per_caption, rng, cfg.mm_pairs, "distinct"),
+    }
 
 
 def _real_fid(corpus, evaluator, cfg: ProtocolConfig, rows: np.ndarray) -> float:

@@ -1,6 +1,5 @@
 """Caption lines, caption files and split tables (data/sources/text_files.py)."""
 
-
 import pytest
 
 from motionmill.data.sources.text_files import (

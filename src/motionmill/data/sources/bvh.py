@@ -70,8 +70,13 @@ class BvhSource:
             motion = Motion(motion.features, source_fps, motion.skeleton, motion.meta)
             if source_fps != FPS:
                 motion = motion.resample(FPS)
-        meta = {"path": key, "source_fps": source_fps, "rotations": motion.meta.get("rotations", "bvh"),
-                "rig": motion.meta.get("rig"), "synthesised_joints": motion.meta.get("synthesised_joints", [])}
+        meta = {
+            "path": key,
+            "source_fps": source_fps,
+            "rotations": motion.meta.get("rotations", "bvh"),
+            "rig": motion.meta.get("rig"),
+            "synthesised_joints": motion.meta.get("synthesised_joints", []),
+        }
         return [Sample(id=f"{self.name}/{key}", motion=motion, texts=read_captions(path.with_suffix(".txt")),
                        licence=self.licence, meta=meta)]  # fmt: skip
 
