@@ -279,3 +279,20 @@ def test_bad_files_are_one_line_errors_from_the_command_line(tmp_path, capsys):
     assert len(errors) == 3 and all(e.startswith("motionmill: error: ") for e in errors)
     assert all(f"{name}.bvh" in e for name, e in zip(("truncated", "channels", "legless"), errors, strict=True))
     assert main(["convert", str(tmp_path / "good.bvh"), str(tmp_path / "good.npy")]) == 0
+
+
+# A rig no profile knows: the same bones as Mixamo's under opaque names (Z-up, centimetres).
+OPAQUE = [(f"bone{k:02d}", "" if not parent else f"bone{[r[0] for r in MIXAMO].index(parent):02d}", joint, position)
+          for k, (name, parent, joint, position) in enumerate(MIXAMO)]  # fmt: skip
+
+
+def test_a_rig_no_profile_knows_is_read_from_its_shape(tmp_path):
+    source = write_rig_bvh(tmp_path / "opaque.bvh", OPAQUE, 0.01, "z")
+    motion = bvh_to_motion(tmp_path / "opaque.bvh")
+    assert (motion.meta["rig"], motion.meta["units"], motion.meta["up"]) == ("topology", "cm", "z")
+    expected = np.full((source.shape[0], 22, 3), np.nan)
+    for j, row in enumerate(OPAQUE):
+        if row[2]:
+            expected[:, SMPL22.joint_names.index(row[2])] = source[:, j]
+    assert motion.meta["synthesised_joints"] == []  # every joint found: limbs, sides, spine, neck and head
+    assert np.abs(facing_aligned(motion.joints()) - facing_aligned(expected)).max() < 0.005

@@ -228,8 +228,8 @@ def bvh_to_motion(path: str | Path, units: str = "auto", up: str = "auto") -> Mo
     if bvh.values.shape[0] < 2:
         raise ValueError(f"{path}: a motion needs at least 2 frames, the file has {bvh.values.shape[0]}")
     try:
-        match = match_rig(bvh.names, bvh.parents)
         rest = _rest_positions(bvh)
+        match = match_rig(bvh.names, bvh.parents, rest)
         up = _up_axis(rest, match.source, up)
         turn = np.eye(3) if up == "y" else np.array([[1.0, 0, 0], [0, 0, 1.0], [0, -1.0, 0]])  # z up -> y up
         units = _units(rest @ turn.T, match.source, units)

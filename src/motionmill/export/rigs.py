@@ -106,11 +106,12 @@ class RigMatch:
     """SMPL-22 joints the rig lacks, made from their neighbours."""
 
 
-def match_rig(names: list[str], parents: list[int]) -> RigMatch:
-    """The profile that maps the most SMPL-22 joints of a rig with these joint names and parents.
+def match_rig(names: list[str], parents: list[int], rest: np.ndarray | None = None) -> RigMatch:
+    """The profile that maps the most SMPL-22 joints of a rig with these joint names and parents; when none maps
+    every core joint and the (J, 3) `rest` positions are given, the rig's chains found by its shape (`topology`).
 
     Raises:
-        ValueError: no profile maps every core joint (hips, knees, ankles, arms, head), naming what is missing.
+        ValueError: neither way maps every core joint (hips, knees, ankles, arms, head), naming what is missing.
     """
     keys = {}
     for j, name in enumerate(names):
@@ -126,10 +127,16 @@ def match_rig(names: list[str], parents: list[int]) -> RigMatch:
         if best_score is None or score < best_score:
             synthesised = [n for n in SMPL22.joint_names if n not in source]
             best, best_score, best_missing = RigMatch(profile, source, synthesised), score, missing
-    if best_missing:
-        raise ValueError(f"cannot map this rig onto SMPL-22: the closest profile ({best.profile}) finds no "
-                         f"{', '.join(best_missing)}; joints in the file: {names}")  # fmt: skip
-    return best
+    if not best_missing:
+        return best
+    reason = f"the closest profile ({best.profile}) finds no {', '.join(best_missing)}"
+    if rest is not None:
+        try:
+            source = topology(parents, rest)
+            return RigMatch("topology", source, [n for n in SMPL22.joint_names if n not in source])
+        except ValueError as e:
+            reason += f", and its shape does not read as a body ({e})"
+    raise ValueError(f"cannot map this rig onto SMPL-22: {reason}; joints in the file: {names}")
 
 
 def _direct_bones(source: dict[str, int], parents: list[int]) -> int:
@@ -203,3 +210,75 @@ def _fill_toe(out: np.ndarray, side: str) -> None:
     turned = np.stack((cos * offset[0] + sin * offset[2], np.full_like(cos, offset[1]),
                        -sin * offset[0] + cos * offset[2]), axis=-1)  # fmt: skip
     out[:, toe] = out[:, ankle] + scale[:, None] * turned
+
+
+def topology(parents: list[int], rest: np.ndarray) -> dict[str, int]:
+    """SMPL-22 joint -> rig joint, found from the hierarchy and the (J, 3) rest positions alone, for rigs no profile
+    knows: the pelvis is where two legs and a spine branch; the spine is the branch pointing away from the others;
+    the chest is where it splits into two arms and a neck; in each limb the two longest consecutive bones are the
+    thigh and shin (upper arm and forearm); left is the side to the left of the way the toes point (+Z without
+    toes). Approximate by nature: neck and head are the first joints of the neck branch."""
+    children = [[k for k, p in enumerate(parents) if p == j] for j in range(len(parents))]
+    pelvis = 0
+    while len(children[pelvis]) == 1:
+        pelvis = children[pelvis][0]
+    if len(children[pelvis]) < 3:
+        raise ValueError("no joint where two legs and a spine branch")
+    tips = {c: _unit(rest[_farthest(c, children, rest)[-1]] - rest[pelvis]) for c in children[pelvis]}
+    spine = min(tips, key=lambda c: sum(tips[c] @ tips[o] for o in tips if o != c))
+    legs = [_limb([pelvis, *_farthest(c, children, rest)], rest, 3) for c in children[pelvis] if c != spine][:2]
+    up = _unit(-sum(rest[leg[2]] - rest[pelvis] for leg in legs))  # pelvis above the ankles
+    path = [spine]
+    while len(children[path[-1]]) == 1:
+        path.append(children[path[-1]][0])
+    chest = path[-1]
+    if len(children[chest]) < 3:
+        raise ValueError("no joint where two arms and a neck branch off the spine")
+    tips = {c: _unit(rest[_farthest(c, children, rest)[-1]] - rest[chest]) for c in children[chest]}
+    neck = max(tips, key=lambda c: tips[c] @ up)
+    head_chain = _farthest(neck, children, rest)
+    arms = [_limb([chest, *_farthest(c, children, rest)], rest, 2) for c in children[chest] if c != neck][:2]
+    forward = sum((rest[leg[3]] - rest[leg[2]] for leg in legs if leg[3] is not None), np.zeros(3))
+    forward = forward - (forward @ up) * up
+    left_dir = np.cross(up, forward if np.linalg.norm(forward) > 1e-9 else np.array([0.0, 0.0, 1.0]))
+    out = {"Pelvis": pelvis, "Spine3": chest, "Neck": neck, "Head": head_chain[1 if len(head_chain) > 1 else 0]}
+    if len(path) > 1:
+        out["Spine1"] = path[0]
+    if len(path) > 2:
+        out["Spine2"] = path[-2]
+    for chain_side in ((legs, ("Hip", "Knee", "Ankle", "Foot")), (arms, ("Shoulder", "Elbow", "Wrist", "Collar"))):
+        limbs, joints = chain_side
+        for limb in limbs:
+            side = "L" if (rest[limb[0]] - rest[pelvis]) @ left_dir > 0 else "R"
+            out.update({f"{side}_{name}": j for name, j in zip(joints, limb, strict=True) if j is not None})
+    if len([k for k in out if k.startswith(("L_", "R_"))]) < 12:
+        raise ValueError("the limbs do not split into a left and a right side")
+    return out
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / max(np.linalg.norm(v), 1e-12)
+
+
+def _farthest(j: int, children: list[list[int]], rest: np.ndarray) -> list[int]:
+    """The chain from joint j down to its descendant leaf farthest along the bones."""
+    best, best_length = [j], 0.0
+    for c in children[j]:
+        chain = _farthest(c, children, rest)
+        length = sum(np.linalg.norm(rest[b] - rest[a]) for a, b in zip([j, *chain], chain, strict=False))
+        if length > best_length:
+            best, best_length = [j, *chain], length
+    return best
+
+
+def _limb(chain: list[int], rest: np.ndarray, min_bones: int) -> tuple:
+    """(start, middle, end, extra) of the two longest consecutive bones of `chain`: hip, knee, ankle and toe (extra:
+    the next joint, None without one), or shoulder, elbow, wrist and collar (extra: the joint before, if not the
+    chain's root)."""
+    bones = np.linalg.norm(np.diff(rest[chain], axis=0), axis=1)
+    if len(bones) < min_bones:
+        raise ValueError("a limb has too few joints")
+    i = int(np.argmax(bones[:-1] + bones[1:])) if len(bones) > 1 else 0
+    if min_bones == 3:  # legs: the joint after the ankle is the toe
+        return chain[i], chain[i + 1], chain[i + 2], chain[i + 3] if i + 3 < len(chain) else None
+    return chain[i], chain[i + 1], chain[i + 2], chain[i - 1] if i >= 2 else None
