@@ -22,6 +22,12 @@ def folder(tmp_path_factory):
     write_bvh(at30, root / "Take_00.BVH")
     text = (root / "Take_00.BVH").read_text()
     (root / "robot.bvh").write_text(text.replace("L_Hip", "Actuator7").replace("R_Knee", "Actuator9"))
+    chain = (
+        "HIERARCHY\nROOT a\n{\nOFFSET 0 0 0\nCHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation "
+        "Yrotation\nJOINT b\n{\nOFFSET 0 10 0\nCHANNELS 3 Zrotation Xrotation Yrotation\nEnd Site\n{\n"
+        "OFFSET 0 10 0\n}\n}\n}\nMOTION\nFrames: 2\nFrame Time: 0.0333333\n" + "0 0 0 0 0 0 0 0 0\n" * 2
+    )
+    (root / "snake.bvh").write_text(chain)
     (root / "garbage.bvh").write_text("this is not a motion capture file\n")
     (root / "notes.txt").write_text("not a bvh\n")
     return root, at60, at30
@@ -30,7 +36,7 @@ def folder(tmp_path_factory):
 def test_items_sorted_any_case(folder):
     source = open_source(f"bvh:{folder[0]}")
     assert isinstance(source, BvhSource)
-    assert source.items() == ["Take_00.BVH", "garbage.bvh", "robot.bvh", "session/take_01.bvh"]
+    assert source.items() == ["Take_00.BVH", "garbage.bvh", "robot.bvh", "session/take_01.bvh", "snake.bvh"]
 
 
 def test_60fps_file_resampled_with_source_joints_and_captions(folder):
@@ -54,7 +60,10 @@ def test_30fps_file_kept_frame_for_frame(folder):
 
 @pytest.mark.parametrize(
     ("key", "reason"),
-    [("robot.bvh", "cannot map this rig onto SMPL-22.*finds no L_Hip, R_Knee"), ("garbage.bvh", "HIERARCHY")],
+    [
+        ("snake.bvh", "cannot map this rig onto SMPL-22.*no joint where two legs and a spine branch"),
+        ("garbage.bvh", "HIERARCHY"),
+    ],
 )
 def test_bad_files_name_the_file_and_reason(folder, key, reason):
     with pytest.raises(ValueError, match=reason) as info:
@@ -65,3 +74,10 @@ def test_bad_files_name_the_file_and_reason(folder, key, reason):
 def test_bad_units():
     with pytest.raises(ValueError, match="units"):
         BvhSource("x", units="inch")
+
+
+def test_a_rig_with_unknown_names_is_read_from_its_shape(folder):
+    root, _, at30 = folder
+    (sample,) = BvhSource(str(root)).load("robot.bvh")
+    assert sample.meta["rig"] == "topology" and sample.meta["synthesised_joints"] == []
+    assert np.abs(sample.motion.joints() - at30.joints()).max() < 1e-4
