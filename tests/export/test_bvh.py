@@ -82,8 +82,14 @@ def test_unmapped_skeleton_and_garbage_are_clear_errors(tmp_path):
     motion = _motion(6)
     write_bvh(motion, tmp_path / "m.bvh")
     (tmp_path / "odd.bvh").write_text((tmp_path / "m.bvh").read_text().replace("L_Knee", "Thingamajig"))
-    with pytest.raises(ValueError, match="odd.bvh: cannot map this rig.*finds no L_Knee"):
-        bvh_to_motion(tmp_path / "odd.bvh")
+    assert bvh_to_motion(tmp_path / "odd.bvh").meta["rig"] == "topology"  # an unknown name: read from the shape
+    (tmp_path / "arm.bvh").write_text(
+        "HIERARCHY ROOT a { OFFSET 0 0 0 CHANNELS 3 Zrotation Xrotation Yrotation "
+        "JOINT b { OFFSET 0 1 0 CHANNELS 3 Zrotation Xrotation Yrotation End Site { "
+        "OFFSET 0 1 0 } } } MOTION Frames: 2 Frame Time: 0.1 0 0 0 0 0 0 0 0 0 0 0 0"
+    )
+    with pytest.raises(ValueError, match="arm.bvh: cannot map this rig.*finds no Pelvis.*does not read as a body"):
+        bvh_to_motion(tmp_path / "arm.bvh")
     (tmp_path / "garbage.bvh").write_bytes(b"\x00\xffnot a bvh")
     with pytest.raises(ValueError, match="garbage.bvh"):
         read_bvh(tmp_path / "garbage.bvh")
