@@ -4,8 +4,9 @@ A word table cannot map rigs: the same name means different bones in different r
 in Mixamo and the upper arm in Biovision files; "Foot" is the ankle in Mixamo and the toe in SMPL). So a rig is
 identified from its whole joint set: every profile below maps SMPL-22 joints to the names one family of rigs uses,
 the profile that maps the most joints, with the hierarchy the right way round (a knee below its hip), wins, and its
-names are used. Joints the rig lacks (toes, spine joints, collars, neck) are synthesised from their neighbours along
-the SMPL rest proportions and named in the motion's metadata.
+names are used. A rig that no profile maps is read from its shape instead (`topology`). Joints the rig lacks (toes,
+spine joints, collars, neck) are synthesised from their neighbours along the SMPL rest proportions and named in the
+motion's metadata.
 
 Names are compared as keys: lower case, namespace prefixes ("mixamorig:", "Bip01 ") dropped, separators removed.
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from motionmill.motion.skeleton import SMPL22
 
-__all__ = ["PROFILES", "RigMatch", "match_rig", "name_key", "smpl_joints"]
+__all__ = ["PROFILES", "RigMatch", "match_rig", "name_key", "smpl_joints", "topology"]
 
 SIDES = ("L", "R")
 # joints without which a motion cannot be placed on SMPL-22: the rest can be synthesised
