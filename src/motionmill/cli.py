@@ -226,6 +226,30 @@ def _export_pipeline_args(p: argparse.ArgumentParser) -> None:
                    "rank by their mean similarity")  # fmt: skip
 
 
+def import_motionmillion(tokenizer: str, generator: str, stats: str, text_encoder: str, out: str,
+                         levels: str | None = None, n_head: int | None = None) -> None:  # fmt: skip
+    """Make a pipeline folder (for --model) from MotionMillion's released tokenizer, generator, mean/std and a local
+    flan-t5 folder; the generator is converted without holding two copies of it in memory."""
+    from motionmill.inference.pipeline import import_motionmillion as run
+
+    if levels and not all(v.strip().isdigit() for v in levels.split(",")):
+        raise ValueError(f"--levels must be comma-separated integers such as 8,8,8,5,5,5, got {levels!r}")
+    codes = [int(v) for v in levels.split(",")] if levels else None
+    print(f"pipeline written to {run(tokenizer, generator, stats, text_encoder, out, codes, n_head)}")
+
+
+def _import_motionmillion_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tokenizer", required=True, help="their FSQ tokenizer, e.g. fsq_net_6000000.pth")
+    p.add_argument("--generator", required=True, help="their generator, e.g. motionmillion_7B_all.pth")
+    p.add_argument("--stats", required=True, help="their mean_std/vector_272 folder (mean.npy, std.npy)")
+    p.add_argument("--text-encoder", required=True, help="t5:DIR, a local flan-t5-xl folder (kept by path)")
+    p.add_argument("--out", required=True, help="pipeline folder to write")
+    p.add_argument("--levels", default=None, help="FSQ levels, e.g. 8,8,8,6,5 (default: from the weights; needed "
+                   "only for level sets the number of dims leaves ambiguous)")  # fmt: skip
+    p.add_argument("--n-head", type=int, default=None, help="attention heads (default: from their size table by "
+                   "depth and width)")  # fmt: skip
+
+
 def export_evaluator(run: str, out: str) -> None:
     """Copy a trained evaluator's weights, stats and settings (no optimizer state) into a folder for --evaluator."""
     from motionmill.checkpoints.evaluator import load_evaluator, save_evaluator
@@ -417,6 +441,7 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "generate": (generate, _generate_args, "generate motion from text prompts"),
     "export pipeline": (export_pipeline, _export_pipeline_args, "assemble a pipeline folder from training runs"),
     "export evaluator": (export_evaluator, _export_evaluator_args, "an evaluator folder from a training run"),
+    "import motionmillion": (import_motionmillion, _import_motionmillion_args, "pipeline from MotionMillion's weights"),
     "corpus build": (corpus_build, _corpus_build_args, "build or resume a motion corpus from sources"),
     "corpus info": (corpus_info, _corpus_info_args, "counts, hours and rejections of a corpus"),
     "train tokenizer": (train_tokenizer, _train_tokenizer_args, "train the FSQ motion tokenizer"),

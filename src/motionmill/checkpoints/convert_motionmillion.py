@@ -27,6 +27,9 @@ dims, growth 3). A Haar patcher with patch size > 1 (channels x2) is not support
 Usage:
     python -m motionmill.checkpoints.convert_motionmillion fsq_net_6000000.pth OUT [--levels 8,8,8,5,5,5]
         [--stats mean_std/]
+
+`motionmill import motionmillion` reads the tokenizer with `load_released_tokenizer` and puts it in a pipeline folder
+beside their generator (`motionmillion_generator.py`).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ __all__ = [
     "convert",
     "convert_state_dict",
     "load_released_state_dict",
+    "load_released_tokenizer",
     "main",
     "remap",
     "released_config",
@@ -59,6 +63,8 @@ _PATCHER_BUFFERS = ("wavelets", "_arange")
 
 def load_released_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a released .pth safely (weights_only) and return its state dict without "module."/"vqvae." prefixes."""
+    if not Path(path).is_file():  # said as such, not as a file that fails to unpickle
+        raise FileNotFoundError(f"no tokenizer checkpoint at {path}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # an unpickling error names the offending global; say what we expected instead
@@ -143,9 +149,9 @@ def convert_state_dict(sd: dict[str, torch.Tensor], cfg: TokenizerConfig, patche
     unexpected += sorted(set(out) - set(expected))
     bad_shapes = [f"{k}: {tuple(v.shape)} != {tuple(expected[k].shape)}"
                   for k, v in out.items() if k in expected and v.shape != expected[k].shape]  # fmt: skip
-    if missing or unexpected or bad_shapes:
-        raise ValueError(f"cannot map the checkpoint onto {cfg}:\n  unexpected keys: {unexpected}\n"
-                         f"  missing keys: {missing}\n  shape mismatches: {bad_shapes}")  # fmt: skip
+    if missing or unexpected or bad_shapes:  # one line: the command line reports errors as one line
+        raise ValueError(f"cannot map the checkpoint onto {cfg}: unexpected keys: {unexpected}; "
+                         f"missing keys: {missing}; shape mismatches: {bad_shapes}")  # fmt: skip
     return {k: v.float() for k, v in out.items()}
 
 
@@ -160,6 +166,14 @@ def convert(src: str | Path, dst: str | Path, levels: list[int] | None = None, s
         stats: optional MotionMillion `mean_std/` folder (Mean.npy, Std.npy) or stats.safetensors to bundle.
         dilation_growth: ResStack dilation growth (3 in every released run).
     """
+    model, normalizer = load_released_tokenizer(src, levels, stats, dilation_growth)
+    return save_tokenizer(model, dst, stats=normalizer)
+
+
+def load_released_tokenizer(src: str | Path, levels: list[int] | None = None, stats: str | Path | None = None,
+                            dilation_growth: int = 3):  # fmt: skip
+    """The released tokenizer `src` as a `MotionTokenizer`, and its `Normalizer` read from `stats` (None without);
+    the arguments are those of `convert`."""
     sd = load_released_state_dict(src)
     cfg, patcher = released_config(sd, levels, dilation_growth)
     if patcher and cfg.feature_dim in (2 * 263, 2 * 272):
@@ -173,7 +187,7 @@ def convert(src: str | Path, dst: str | Path, levels: list[int] | None = None, s
         normalizer = Normalizer.load(stats)
         if normalizer.dim != cfg.feature_dim:
             raise ValueError(f"stats have {normalizer.dim} dims but the tokenizer has {cfg.feature_dim}")
-    return save_tokenizer(model, dst, stats=normalizer)
+    return model.eval(), normalizer
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -45,13 +45,20 @@ def save_model_folder(model: torch.nn.Module, folder: str | Path, config: dict) 
 
 
 def load_model_folder(folder: Path, config_cls, build, device: str | torch.device = "cpu"):
-    """`build(config_cls(**config.json))` with the folder's weights loaded, in eval mode on `device`."""
+    """`build(config_cls(**config.json))` with the folder's weights, in eval mode on `device`, as float32.
+
+    The model is built on the meta device and takes the loaded tensors as its parameters (`assign=True`), so the
+    weights are in memory once, not once as random initial values and again as the file's (a 7B model is 28 GB).
+    """
     from safetensors.torch import load_file
 
     raw = json.loads((folder / CONFIG_NAME).read_text(encoding="utf-8"))
     known = {f.name for f in dataclasses.fields(config_cls)}
     if unknown := sorted(set(raw) - known):
         raise ValueError(f"{folder / CONFIG_NAME} has unknown fields {unknown}; known: {sorted(known)}")
-    model = build(config_cls(**raw))
-    model.load_state_dict(load_file(str(folder / WEIGHTS_NAME), device=str(device)))
-    return model.to(device).eval()
+    with torch.device("meta"):
+        model = build(config_cls(**raw))
+    state = load_file(str(folder / WEIGHTS_NAME), device=str(device))
+    model.load_state_dict(state, assign=True)
+    del state  # the parameters hold the tensors now; a bf16 file is then cast one parameter at a time
+    return model.float().eval()

@@ -10,6 +10,9 @@ it and are causal. Blocks are LLaMA (Touvron et al., 2023): pre-RMSNorm, RoPE (S
 - optionally (`length_condition`) the target length is one more prefix token, so the model can pace a caption of
   several actions over the duration asked for instead of finishing early and padding (MotionMillion's model never
   knows the length it will be cut to).
+Three switches exist only to run their released weights (`checkpoints/motionmillion_generator.py`): interleaved RoPE
+(`rope_interleaved`), a bias on the text projection (`text_proj_bias`) and no null condition (`null_condition`
+false: they never drop the text, so their model cannot guide).
 
 Vocabulary: motion codes 0..K-1, END = K, PAD = K + 1. The embedding has K + 2 rows, the head K + 1 (PAD is never
 predicted).
@@ -62,7 +65,8 @@ class GeneratorConfig:
     """RoPE frequency base (--rope-base)."""
     rope_interleaved: bool = False
     """Rotate dims (2i, 2i+1) as MotionMillion does, instead of the half-split layout; only for their weights
-    (--rope-interleaved)."""
+    (--rope-interleaved). Angles are fp32 in either layout, as in their fp32 inference (their bf16 training built the
+    table in bf16)."""
     norm_eps: float = 1e-5
     """RMSNorm epsilon (--norm-eps)."""
     init_std: float = 0.02
@@ -70,6 +74,13 @@ class GeneratorConfig:
     length_condition: bool = False
     """Prepend a learned embedding of the target motion length (in tokens; 0 = not given) to the text prefix
     (--length-condition)."""
+    text_proj_bias: bool = False
+    """Give the text projection a bias, as MotionMillion's `llama_proj` has; only for their weights
+    (--text-proj-bias)."""
+    null_condition: bool = True
+    """Learn the null text condition (`null_text`) that text dropout trains and classifier-free guidance needs; False
+    for weights trained without text dropout (MotionMillion's), which can then neither drop text nor guide
+    (--null-condition)."""
 
     def __post_init__(self) -> None:
         for name in ("vocab_codes", "n_layer", "n_head", "dim", "text_dim", "max_text_tokens", "max_motion_tokens"):
@@ -302,8 +313,9 @@ class MotionGenerator(nn.Module):
     def __init__(self, cfg: GeneratorConfig | None = None):
         super().__init__()
         self.cfg = cfg = cfg if cfg is not None else GeneratorConfig()
-        self.text_proj = nn.Linear(cfg.text_dim, cfg.dim, bias=False)
-        self.null_text = nn.Parameter(torch.empty(cfg.dim))  # the prefix of a dropped caption: one learned token
+        self.text_proj = nn.Linear(cfg.text_dim, cfg.dim, bias=cfg.text_proj_bias)
+        if cfg.null_condition:  # the prefix of a dropped caption: one learned token
+            self.null_text = nn.Parameter(torch.empty(cfg.dim))
         if cfg.length_condition:  # row n: a target of n motion tokens; row 0: no target given
             self.length_emb = nn.Embedding(cfg.max_motion_tokens + 1, cfg.dim)
         self.tok_emb = nn.Embedding(cfg.vocab_codes + 2, cfg.dim)  # codes, END, PAD
@@ -315,14 +327,18 @@ class MotionGenerator(nn.Module):
     @torch.no_grad()
     def init_weights(self) -> None:
         """N(0, init_std) for linears, embeddings and the null token; residual outputs (attention `proj`, SwiGLU
-        `down`) scaled by 1/sqrt(2 n_layer) as in GPT-2; norms at 1. Call again after `to_empty` on a meta model."""
+        `down`) scaled by 1/sqrt(2 n_layer) as in GPT-2; norms at 1, the text projection's bias (if any) at 0. Call
+        again after `to_empty` on a meta model."""
         std = self.cfg.init_std
         for module in self.modules():
             if isinstance(module, nn.Linear | nn.Embedding):
                 nn.init.normal_(module.weight, 0.0, std)
             elif isinstance(module, RMSNorm):
                 nn.init.ones_(module.weight)
-        nn.init.normal_(self.null_text, 0.0, std)
+        if self.cfg.text_proj_bias:
+            nn.init.zeros_(self.text_proj.bias)
+        if self.cfg.null_condition:
+            nn.init.normal_(self.null_text, 0.0, std)
         for block in self.blocks:
             for out in (block.attn.proj, block.mlp.down):
                 nn.init.normal_(out.weight, 0.0, std / math.sqrt(2 * self.cfg.n_layer))
@@ -349,7 +365,11 @@ class MotionGenerator(nn.Module):
         if L > self.cfg.max_text_tokens:
             raise ValueError(f"{L} text tokens exceed max_text_tokens = {self.cfg.max_text_tokens}")
         x = self.text_proj(text_states)  # (B, L, D)
-        if drop_text is not None:
+        if drop_text is not None and not self.cfg.null_condition and bool(drop_text.any()):
+            why = "null_condition is false: it was trained without text dropout, as MotionMillion's released weights"
+            raise ValueError(f"this generator has no learned null condition ({why}), so it cannot drop the text: it "
+                             "needs guidance 1 (--guidance 1) and, in training, text_dropout 0")  # fmt: skip
+        if drop_text is not None and self.cfg.null_condition:
             first = torch.arange(L, device=x.device) == 0  # (L,)
             x = torch.where(drop_text[:, None, None], self.null_text.to(x.dtype).expand_as(x), x)
             text_mask = torch.where(drop_text[:, None], first[None], text_mask)

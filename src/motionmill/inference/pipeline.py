@@ -1,10 +1,11 @@
 """`TextToMotion`: text in, `Motion` out. One object, one `__call__`, `from_pretrained`, `.to(device)`.
 
 A pipeline folder holds `pipeline.json` (text encoder spec, frame rate, the model's default sampling settings,
-the reranker's spec if any), `tokenizer/` (FSQ tokenizer with the normalisation stats) and `generator/`, each
-loadable on its own, and optionally `reranker/` (a text-motion evaluator). Sampling fixes MotionMillion's inference
-defects (docs/models.md): KV cache, batched prompts with per-prompt stopping and seeds, temperature / top-k / top-p,
-classifier-free guidance, no length cap below the trained maximum, and length control by `seconds`.
+the reranker's spec if any, and "notes" for readers where a folder needs them), `tokenizer/` (FSQ tokenizer with the
+normalisation stats) and `generator/`, each loadable on its own, and optionally `reranker/` (a text-motion
+evaluator); `import_motionmillion` makes one from MotionMillion's released files. Sampling fixes MotionMillion's
+inference defects (docs/models.md): KV cache, batched prompts with per-prompt stopping and seeds, temperature /
+top-k / top-p, classifier-free guidance, no length cap below the trained maximum, and length control by `seconds`.
 
 Best of N (`candidates=N`): N motions are sampled per prompt and the reranker (an evaluator that embeds text and
 motion in one space) keeps the one whose embedding is closest to the prompt's (per step with `compose`, below).
@@ -37,7 +38,8 @@ from motionmill.inference.settings import DEFAULTS, SamplingSettings
 from motionmill.motion.container import Motion
 from motionmill.text.steps import split_steps
 
-__all__ = ["BUILTIN_MODEL", "TextToMotion", "assemble_pipeline", "share_tokens"]
+__all__ = ["BUILTIN_MODEL", "MOTIONMILLION_NOTES", "TextToMotion", "assemble_pipeline", "import_motionmillion",
+           "share_tokens"]  # fmt: skip
 
 BUILTIN_MODEL = Path(__file__).resolve().parent.parent / "assets" / "builtin_model"
 MAX_PROMPT_CHARS = 2000  # far beyond any caption; the text encoder reads at most 150 tokens anyway
@@ -323,7 +325,6 @@ def _check_prompts(prompts: list[str]) -> None:
 def _write_pipeline(folder, tokenizer, stats, generator, text_encoder_spec: str, fps: float,
                     sampling: SamplingSettings | None = None, reranker: str | None = None) -> Path:  # fmt: skip
     from motionmill.checkpoints.tokenizer import save_tokenizer
-    from motionmill.utils.io import atomic_write
 
     folder = Path(folder)
     settings = (sampling or SamplingSettings()).over(DEFAULTS)
@@ -331,10 +332,21 @@ def _write_pipeline(folder, tokenizer, stats, generator, text_encoder_spec: str,
         raise ValueError(f"default candidates {settings.candidates} needs a reranker (--reranker)")
     save_tokenizer(tokenizer, folder / "tokenizer", stats)
     save_generator(generator, folder / "generator")
+    copied = _copy_rerankers(reranker, folder) if reranker else None
+    return _write_info(folder, text_encoder_spec, fps, settings, copied)
+
+
+def _write_info(folder: Path, text_encoder_spec: str, fps: float, settings: SamplingSettings,
+                reranker: str | None = None, notes: list[str] | None = None) -> Path:  # fmt: skip
+    """Write `pipeline.json`, after everything else: a folder with one is complete."""
+    from motionmill.utils.io import atomic_write
+
     info = {"text_encoder": text_encoder_spec, "fps": fps, "sampling": asdict(settings)}
     if reranker:
-        info["reranker"] = _copy_rerankers(reranker, folder)
-    atomic_write(folder / "pipeline.json", json.dumps(info, indent=2) + "\n")  # written last: marks it complete
+        info["reranker"] = reranker
+    if notes:
+        info["notes"] = list(notes)
+    atomic_write(folder / "pipeline.json", json.dumps(info, indent=2) + "\n")
     return folder
 
 
@@ -374,3 +386,55 @@ def assemble_pipeline(tokenizer: str | Path, generator: str | Path, out: str | P
         raise ValueError(f"the generator predicts {gen.cfg.vocab_codes} codes but the tokenizer has "
                          f"{tok.cfg.codebook_size}")  # fmt: skip
     return _write_pipeline(out, tok, stats, gen, text_encoder, fps, sampling, reranker)
+
+
+MOTIONMILLION_NOTES = [
+    "Imported from MotionMillion's released weights by motionmill import motionmillion.",
+    "Guidance is 1 (off) and other values are refused: MotionMillion trains without text dropout, so the generator "
+    "has no null condition for classifier-free guidance.",
+    "Greedy by default, as MotionMillion's inference. Unlike it, sampling is not capped at 50 tokens (3.3 s) but goes "
+    "to the trained maximum of 150 (10 s), and an END before the first token gives the most likely code instead of "
+    "their fixed code 1.",
+    "Text states as MotionMillion's inference computes them: the T5 encoder's last hidden layer over the whole text "
+    "(</s> included), its first 150 states kept (truncate=states).",
+]
+
+
+def import_motionmillion(tokenizer: str | Path, generator: str | Path, stats: str | Path, text_encoder: str,
+                         out: str | Path, levels: list[int] | None = None,
+                         n_head: int | None = None) -> Path:  # fmt: skip
+    """A pipeline folder from MotionMillion's released files: their FSQ tokenizer (`fsq_net_*.pth`), generator
+    (`LLaMAHF` saved as {"trans": state dict}), `mean_std/` folder and a local flan-t5 folder (`t5:DIR`).
+
+    Every input is checked before anything is written, and the generator is never held twice in memory
+    (`checkpoints/motionmillion_generator.py`). `levels` and `n_head` are needed only where the weights leave them
+    ambiguous (their error messages say so).
+    """
+    from motionmill.checkpoints.convert_motionmillion import load_released_tokenizer
+    from motionmill.checkpoints.motionmillion_generator import (
+        build_generator,
+        read_released_generator,
+        write_generator_folder,
+    )
+    from motionmill.checkpoints.tokenizer import save_tokenizer
+    from motionmill.text.encoders import load_text_encoder
+
+    if not text_encoder.startswith("t5:"):
+        raise ValueError(f"MotionMillion's generator reads flan-t5 states: give --text-encoder t5:DIR, not "
+                         f"{text_encoder!r}")  # fmt: skip
+    tok, normalizer = load_released_tokenizer(tokenizer, levels, stats)
+    cfg, tensors = read_released_generator(generator, n_head)  # memory-mapped: nothing read but the shapes
+    if cfg.vocab_codes != tok.cfg.codebook_size:
+        raise ValueError(f"the generator predicts {cfg.vocab_codes} codes but the tokenizer has "
+                         f"{tok.cfg.codebook_size}")  # fmt: skip
+    encoder = load_text_encoder(text_encoder if ",truncate=" in text_encoder else text_encoder + ",truncate=states")
+    if encoder.dim != cfg.text_dim:
+        raise ValueError(f"the text encoder {text_encoder} gives {encoder.dim}-d states but the generator reads "
+                         f"{cfg.text_dim}-d ones (flan-t5-xl: 2048)")  # fmt: skip
+    spec = f"t5:{encoder.folder},truncate={encoder.truncate}"  # an absolute folder: the pipeline may move
+    del encoder  # loaded only to prove the folder works; freed before the generator's pages are read
+    out = Path(out)
+    save_tokenizer(tok, out / "tokenizer", normalizer)
+    write_generator_folder(build_generator(cfg, tensors), out / "generator")
+    sampling = SamplingSettings(greedy=True, guidance=1.0, candidates=1, compose=False).over(DEFAULTS)
+    return _write_info(out, spec, 30.0, sampling, notes=MOTIONMILLION_NOTES)

