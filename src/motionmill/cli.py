@@ -18,12 +18,13 @@ __all__ = ["main"]
 
 
 def convert(src: str, dst: str, fps: float | None = None, out_fps: float | None = None, title: str = "",
-            units: str = "auto", up: str = "auto", bvh_units: str = "m", rig: str = "smpl") -> None:  # fmt: skip
+            units: str = "auto", up: str = "auto", bvh_units: str = "m", rig: str = "smpl",
+            skeleton: str | None = None) -> None:  # fmt: skip
     """Convert a motion between formats chosen by file name (features .npy, .joints.npy, .bvh of any common rig,
-    .smpl.npz in; those plus .gif, .mp4, .html out)."""
+    .smpl.npz, CMU's .amc in; the first four plus .gif, .mp4, .html out)."""
     from motionmill.export.formats import read_motion, write_motion
 
-    motion = read_motion(src, fps, units=units, up=up)
+    motion = read_motion(src, fps, units=units, up=up, skeleton=skeleton)
     if synthesised := motion.meta.get("synthesised_joints"):
         print(f"{src}: {motion.meta['rig']} rig; joints it lacks, synthesised: {', '.join(synthesised)}")
     if out_fps:
@@ -61,9 +62,11 @@ def corpus_info(corpus: str) -> None:
 
 
 def _convert_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("src", help="input: *.npy (T,272 features), *.joints.npy, *.bvh or *.smpl.npz")
+    p.add_argument("src", help="input: *.npy (T,272 features), *.joints.npy, *.bvh, *.smpl.npz or *.amc")
     p.add_argument("dst", help="output: *.npy, *.joints.npy, *.bvh, *.smpl.npz, *.gif, *.mp4 or *.html")
-    p.add_argument("--fps", type=float, default=None, help="frame rate of .npy inputs (default 30)")
+    p.add_argument("--fps", type=float, default=None, help="frame rate of .npy and .amc inputs (default 30 and 120)")
+    p.add_argument("--skeleton", default=None, help="ASF skeleton of an .amc input (default: NAME.asf or the "
+                   "subject's NN.asf beside it)")  # fmt: skip
     p.add_argument("--out-fps", type=float, default=None, help="resample the output to this frame rate")
     p.add_argument("--title", default="", help="caption drawn on videos and the HTML page (default: input name)")
     p.add_argument("--units", default="auto", help="length unit of a BVH input: m, cm, mm, in or cmu (CMU's 1/0.45 "

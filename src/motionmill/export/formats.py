@@ -1,7 +1,8 @@
 """Motion file formats chosen by file name, for `motionmill convert` and the Python API.
 
 Readable: `*.npy` (T, 272) de-normalised features, `*.joints.npy` (T, 22, 3) joint positions in metres (y up),
-`*.bvh`, `*.smpl.npz` (axis-angle `poses` (T, >=66), `trans` (T, 3), `mocap_framerate`).
+`*.bvh`, `*.smpl.npz` (axis-angle `poses` (T, >=66), `trans` (T, 3), `mocap_framerate`), `*.amc` (CMU's Acclaim
+motion, with its ASF skeleton).
 Writable: all of those, plus `*.gif`, `*.mp4` (rendered skeleton) and `*.html` (self-contained 3D player).
 """
 
@@ -15,13 +16,15 @@ import numpy as np
 from motionmill.motion.container import Motion
 from motionmill.utils.io import atomic_write, npy_bytes
 
-__all__ = ["READABLE", "WRITABLE", "format_of", "read_motion", "write_motion"]
+__all__ = ["READABLE", "READ_ONLY", "WRITABLE", "format_of", "read_motion", "write_motion"]
 
 # Longest suffixes first so "x.joints.npy" is not taken for plain features.
-_SUFFIXES = (".joints.npy", ".smpl.npz", ".npy", ".npz", ".bvh", ".gif", ".mp4", ".html")
+_SUFFIXES = (".joints.npy", ".smpl.npz", ".npy", ".npz", ".bvh", ".amc", ".gif", ".mp4", ".html")
 _NAMES = {".joints.npy": "joints", ".smpl.npz": "smpl", ".npz": "smpl", ".npy": "features", ".bvh": "bvh",
-          ".gif": "gif", ".mp4": "mp4", ".html": "html"}  # fmt: skip
+          ".amc": "amc", ".gif": "gif", ".mp4": "mp4", ".html": "html"}  # fmt: skip
 READABLE = ("features", "joints", "bvh", "smpl")
+"""Formats read and written alike."""
+READ_ONLY = ("amc",)
 WRITABLE = READABLE + ("gif", "mp4", "html")
 
 
@@ -34,17 +37,23 @@ def format_of(path: str | Path) -> str:
     raise ValueError(f"{path}: unknown motion format; use one of {', '.join(_SUFFIXES)}")
 
 
-def read_motion(path: str | Path, fps: float | None = None, units: str = "auto", up: str = "auto") -> Motion:
-    """Read a motion; `fps` is the frame rate of .npy inputs (default 30); .bvh and .npz store their own. `units`
-    and `up` are those of a BVH file ("auto": found from its rest skeleton; see `export.bvh.bvh_to_motion`)."""
+def read_motion(path: str | Path, fps: float | None = None, units: str = "auto", up: str = "auto",
+                skeleton: str | Path | None = None) -> Motion:  # fmt: skip
+    """Read a motion; `fps` is the frame rate of .npy and .amc inputs (default 30 and CMU's 120); .bvh and .npz
+    store their own. `units` and `up` are those of a BVH file ("auto": found from its rest skeleton; see
+    `export.bvh.bvh_to_motion`); `skeleton` is an .amc file's ASF (default: found beside it, `export.acclaim`)."""
     path = Path(path)
     kind = format_of(path)
-    if kind not in READABLE:
+    if kind not in READABLE + READ_ONLY:
         raise ValueError(f"{path}: {kind} files can be written but not read")
     if fps is not None and kind in ("bvh", "smpl"):
         raise ValueError(f"{path}: {kind} files store their own frame rate; resample the output instead")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
+    if kind == "amc":
+        from motionmill.export.acclaim import read_acclaim
+
+        return read_acclaim(path, skeleton, fps)
     if kind == "bvh":
         from motionmill.export.bvh import bvh_to_motion
 
@@ -78,6 +87,8 @@ def write_motion(motion: Motion, path: str | Path, title: str = "", bvh_units: s
     of `rig` (see `export.bvh.write_bvh`)."""
     path = Path(path)
     kind = format_of(path)
+    if kind not in WRITABLE:
+        raise ValueError(f"{path}: {kind} files can be read but not written")
     if kind == "features":
         atomic_write(path, npy_bytes(motion.features.astype(np.float32)))
     elif kind == "joints":

@@ -5,8 +5,9 @@ a time, raising ValueError (or OSError) with a reason for bad input; the pipelin
 on. Sources are plain dataclasses so they pickle to worker processes and Ray tasks.
 
 Spec strings name a source on the command line: `humanml3d:DIR`, `motionmillion:DIR`, `amass:DIR`, `bvh:DIR`,
-`builtin:N[:SEED]`. Options follow the folder after commas, e.g. `motionmillion:DIR,split=version1/t2m_60_300`,
-`amass:DIR,clip_seconds=8`, `bvh:DIR,units=cm` (each reader documents its options; unknown ones are errors).
+`amc:DIR`, `builtin:N[:SEED]`. Options follow the folder after commas, e.g.
+`motionmillion:DIR,split=version1/t2m_60_300`, `amass:DIR,clip_seconds=8`, `bvh:DIR,units=cm` (each reader
+documents its options; unknown ones are errors).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ SOURCES: dict[str, str] = {
     "motionmillion": "motionmill.data.sources.motionmillion:MotionMillionSource",
     "amass": "motionmill.data.sources.amass:AmassSource",
     "bvh": "motionmill.data.sources.bvh:BvhSource",
+    "amc": "motionmill.data.sources.amc:AmcSource",
     "builtin": "motionmill.data.sources.builtin:BuiltinSource",
 }
 
