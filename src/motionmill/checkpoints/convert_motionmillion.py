@@ -40,6 +40,7 @@ from pathlib import Path
 
 import torch
 
+from motionmill.checkpoints.released import read_state_dict
 from motionmill.checkpoints.tokenizer import save_tokenizer
 from motionmill.tokenizer.model import LOSS_BLOCKS, MotionTokenizer, TokenizerConfig
 
@@ -63,13 +64,7 @@ _PATCHER_BUFFERS = ("wavelets", "_arange")
 
 def load_released_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a released .pth safely (weights_only) and return its state dict without "module."/"vqvae." prefixes."""
-    if not Path(path).is_file():  # said as such, not as a file that fails to unpickle
-        raise FileNotFoundError(f"no tokenizer checkpoint at {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # an unpickling error names the offending global; say what we expected instead
-        raise ValueError(f"{path} cannot be loaded with weights_only=True (expected a dict of tensors under 'net'): "
-                         f"{e}") from e  # fmt: skip
+    obj = read_state_dict(path, "tokenizer checkpoint", entry="net")
     sd = obj.get("net", obj) if isinstance(obj, dict) else None
     if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         raise ValueError(f"{path}: expected a state dict or a dict with a 'net' state dict")

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import pickle
 import re
 import struct
 import sys
@@ -41,6 +40,7 @@ from pathlib import Path
 import torch
 
 from motionmill.checkpoints.folder import CONFIG_NAME, WEIGHTS_NAME
+from motionmill.checkpoints.released import read_state_dict
 from motionmill.generator.model import GeneratorConfig, MotionGenerator
 from motionmill.utils.io import atomic_path, atomic_write
 
@@ -95,21 +95,7 @@ def released_name(key: str) -> str:
 def _read_trans(path: str | Path) -> dict[str, torch.Tensor]:
     """The released state dict, memory-mapped, without "module." prefixes."""
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no generator checkpoint at {path}")
-    try:
-        obj = torch.load(path, mmap=True, weights_only=True, map_location="cpu")
-    except pickle.UnpicklingError as e:  # their file holds only tensors and plain containers; this one holds more
-        culprit = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
-        extract = (f"python -c \"import torch; torch.save(torch.load('{path}', weights_only=False)['trans'], "
-                   f"'{path.with_suffix('.trans.pth')}')\"")  # fmt: skip
-        why = f"{path} holds more than tensors and plain containers ({culprit[1] if culprit else 'unknown objects'})"
-        raise ValueError(f"{why}, so it is not unpickled here; extract its weights where you trust the file: {extract}"
-                         ) from None  # fmt: skip
-    except (RuntimeError, OSError, EOFError) as e:  # torch names the fix for a legacy file in a long sentence
-        legacy = "mmap can only be used" in str(e)
-        why = "not in torch.save's zip format, which memory mapping needs" if legacy else str(e).splitlines()[0]
-        raise ValueError(f"{path}: not a torch checkpoint that can be memory-mapped: {why}") from None
+    obj = read_state_dict(path, "generator checkpoint", entry="trans", mmap=True)
     sd = obj.get("trans", obj) if isinstance(obj, dict) else obj
     if not isinstance(sd, dict) or not sd or not all(isinstance(v, torch.Tensor) for v in sd.values()):
         found = sorted(map(str, obj))[:8] if isinstance(obj, dict) else type(obj).__name__

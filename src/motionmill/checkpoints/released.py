@@ -10,6 +10,7 @@ they do not fit.
 from __future__ import annotations
 
 import pickle
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,24 +19,40 @@ import torch
 __all__ = ["load_renamed", "read_state_dict"]
 
 
-def read_state_dict(path: str | Path) -> dict:
-    """A checkpoint read without running code: .safetensors, or a torch file loaded with weights_only=True."""
+def read_state_dict(path: str | Path, what: str = "checkpoint", entry: str | None = None, mmap: bool = False):
+    """A checkpoint read without running code: .safetensors, or a torch file loaded with weights_only=True.
+
+    Args:
+        path: the file.
+        what: what it is, for the error of a missing file ("generator checkpoint").
+        entry: the key of the weights in the file, for the extraction command an error gives (default: the
+            Lightning "state_dict" entry, or the whole object).
+        mmap: memory-map a torch file instead of reading it (torch.save's zip format only).
+    """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
+        raise FileNotFoundError(f"no {what} at {path}")
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
         return load_file(str(path))
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as e:
-        raise ValueError(
-            f"{path} holds more than tensors and plain containers ({str(e).splitlines()[0]}), so it is not "
-            "unpickled here. Extract its state dict where you trust the file, then pass the new file: "
-            f"python -c \"import torch; c = torch.load('{path}', weights_only=False); "
-            f"torch.save(c.get('state_dict', c), '{path.with_suffix('.state_dict.pt')}')\""
-        ) from None
+        if "Weights only load failed" not in str(e):
+            raise ValueError(f"{path}: not a torch checkpoint ({str(e).splitlines()[0]})") from None
+        culprit = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
+        weights = f"c[{entry!r}]" if entry else "c.get('state_dict', c)"
+        command = (f"python -c \"import torch; c = torch.load('{path}', weights_only=False); "
+                   f"torch.save({weights}, '{path.with_suffix('.weights.pt')}')\"")  # fmt: skip
+        raise ValueError(f"{path} holds more than tensors and plain containers ({culprit[1] if culprit else 'objects'}"
+                         "), so it is not unpickled here. Extract its state dict where you trust the file, then pass "
+                         f"the new file; to extract its weights: {command}") from None  # fmt: skip
+    except (RuntimeError, OSError, EOFError) as e:  # torch names the fix for a legacy file in a long sentence
+        legacy = "mmap can only be used" in str(e)
+        why = "not in torch.save's zip format, which memory mapping needs" if legacy else str(e).splitlines()[0]
+        kind = "a torch checkpoint that can be memory-mapped" if mmap else "a torch checkpoint"
+        raise ValueError(f"{path}: not {kind}: {why}") from None
 
 
 def load_renamed(net: torch.nn.Module, tensors: dict[str, torch.Tensor], rename: Callable[[str], str | None],
