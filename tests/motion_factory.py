@@ -30,3 +30,13 @@ def random_motion(seed: int, frames: int = 40, turns: float = 1.0, backwards: bo
     joints, _ = forward_kinematics(torch.from_numpy(rotations), torch.from_numpy(root), torch.from_numpy(offsets),
                                    SMPL22.parents)  # fmt: skip
     return rotations, joints.numpy()
+
+
+def facing_aligned(joints: np.ndarray) -> np.ndarray:
+    """(T, 22, 3) joints turned about Y so that frame 0 faces +Z (the hips and shoulders rule of the 272
+    canonicalisation), relative to the pelvis per frame: what an import keeps of a motion whatever its placement."""
+    across = joints[0, 2] - joints[0, 1] + joints[0, 17] - joints[0, 16]
+    forward = np.cross([0.0, 1.0, 0.0], across)
+    a = -np.arctan2(forward[0], forward[2])
+    turned = joints @ np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]]).T
+    return turned - turned[:, :1]

@@ -5,6 +5,7 @@ files; the `amc:` corpus source."""
 import numpy as np
 import pytest
 
+from motion_factory import facing_aligned
 from motionmill.cli import main
 from motionmill.data.sources import open_source
 from motionmill.export.acclaim import find_skeleton, read_acclaim
@@ -96,14 +97,6 @@ def write_files(folder, name: str = "07_01", frames: int = 10, seed: int = 0, as
         glob[bone] = glob[parent] @ np.stack(local)
         pos[bone] = pos[parent] + glob[bone] @ (end - start_of(bone))
     return pos
-
-
-def facing_aligned(joints: np.ndarray) -> np.ndarray:
-    across = joints[0, 2] - joints[0, 1] + joints[0, 17] - joints[0, 16]
-    forward = np.cross([0.0, 1.0, 0.0], across)
-    a = -np.arctan2(forward[0], forward[2])
-    turned = joints @ np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]]).T
-    return turned - turned[:, :1]
 
 
 SMPL_OF = {"Pelvis": "root", "Spine1": "lowerback", "Spine2": "upperback", "Spine3": "thorax", "Neck": "lowerneck",

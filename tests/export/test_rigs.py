@@ -4,6 +4,7 @@ motion on it are written as BVH; the imported SMPL-22 joints equal the source's 
 import numpy as np
 import pytest
 
+from motion_factory import facing_aligned
 from motionmill.export.bvh import bvh_to_motion
 from motionmill.export.rigs import match_rig
 from motionmill.motion.skeleton import SMPL22
@@ -211,16 +212,6 @@ def write_rig_bvh(path, rig, per_unit: float, up: str, frames: int = 12, seed: i
             world_rot[j] = world_rot[p] @ local[:, j]
             world_pos[j] = world_pos[p] + np.einsum("tab,b->ta", world_rot[p], offsets[j])
     return np.stack(world_pos, axis=1) @ np.linalg.inv(to_file).T  # file units and axes -> metres, y up
-
-
-def facing_aligned(joints: np.ndarray) -> np.ndarray:
-    """Joints turned about Y so that frame 0 faces +Z (hips and shoulders rule), relative to the pelvis per frame."""
-    across = joints[0, 2] - joints[0, 1] + joints[0, 17] - joints[0, 16]
-    forward = np.cross([0.0, 1.0, 0.0], across)
-    a = -np.arctan2(forward[0], forward[2])
-    turn = np.array([[np.cos(a), 0, np.sin(a)], [0, 1, 0], [-np.sin(a), 0, np.cos(a)]])
-    turned = joints @ turn.T
-    return turned - turned[:, :1]
 
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
