@@ -256,9 +256,11 @@ def _import_motionmillion_args(p: argparse.ArgumentParser) -> None:
 def export_evaluator(run: str, out: str) -> None:
     """Copy a trained evaluator's weights, stats and settings (no optimizer state) into a folder for --evaluator."""
     from motionmill.checkpoints.evaluator import load_evaluator, save_evaluator
+    from motionmill.utils.provenance import copy_provenance
 
     model, stats, info = load_evaluator(run)
     print(f"evaluator written to {save_evaluator(model, out, stats, info)}")
+    copy_provenance(run, out)
 
 
 def _export_evaluator_args(p: argparse.ArgumentParser) -> None:
@@ -303,8 +305,13 @@ def eval_alignment(model: str, split: str = "test", clips: int = 500, out: str |
 
 def _eval_alignment_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="builtin", help="pipeline folder (default: the built-in model)")
-    p.add_argument("--split", default="test", choices=("test", "zeroshot", "val", "train"), help="corpus split")
-    p.add_argument("--clips", type=int, default=500, help="captions to evaluate (default 500)")
+    p.add_argument(
+        "--split",
+        default="test",
+        choices=("test", "zeroshot", "val", "train", "freeform"),
+        help="corpus split, or freeform: the free-form prompts (motionmill.eval.freeform)",
+    )
+    p.add_argument("--clips", type=int, default=500, help="captions to evaluate (default 500; freeform has fewer)")
     p.add_argument("--out", default=None, help="write the JSON result here too")
     _sampling_args(p)
 

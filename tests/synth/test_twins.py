@@ -6,6 +6,7 @@ from motionmill.motion.container import Motion
 from motionmill.synth.catalog import ACTIONS
 from motionmill.synth.corpus import make_clip, plan_clip
 from motionmill.synth.expectations import score_motion
+from motionmill.synth.holdout import heldout_rules
 from motionmill.synth.plan import ClipPlan, Segment
 from motionmill.synth.twins import segment_frames, twin_motion, twin_plan
 
@@ -24,6 +25,9 @@ def test_one_named_detail_changes_per_segment_and_nothing_else():
         twin, changed = twin_plan(plan)
         assert twin_plan(plan) == (twin, changed)  # deterministic
         assert (twin.seed, twin.index, twin.split, twin.holdout) == (plan.seed, plan.index, plan.split, plan.holdout)
+        if not changed:  # nothing to change, or a twin that would break a held-out rule
+            assert twin == plan
+            continue
         for k, (old, new) in enumerate(zip(plan.segments, twin.segments, strict=True)):
             assert new.action == old.action
             before, after = _details(old), _details(new)
@@ -86,3 +90,13 @@ def test_twin_motion_fits_its_plan_and_not_the_clips():
         on_clip_plan += [theirs["satisfied"], theirs["total"]]
     assert own[1] > 40 and own[0] / own[1] > 0.95
     assert on_clip_plan[0] / on_clip_plan[1] < 0.8  # the twin breaks claims of the clip's captions
+
+
+def test_a_twin_that_would_break_a_heldout_rule_is_not_made():
+    """A walk turning 90 degrees right has one detail to change; its twin would turn 180 degrees right, a
+    combination held out for the zero-shot split, so training never sees it."""
+    plan = ClipPlan(0, 0, "train", (Segment("walk", 0.0, 4.0, (("turn", -90),)),))
+    assert heldout_rules([Segment("walk", 0.0, 4.0, (("turn", -180),))])
+    assert twin_plan(plan) == (plan, ())
+    left = ClipPlan(0, 0, "train", (Segment("walk", 0.0, 4.0, (("turn", 90),)),))
+    assert twin_plan(left)[0].segments[0].modifiers == (("turn", 180),)

@@ -10,6 +10,7 @@ from motionmill.motion.skeleton import SMPL22
 from motionmill.tokenizer.model import (
     EFFECTOR_CHANNELS,
     EFFECTOR_JOINTS,
+    LATENT_BOUND,
     LOSS_BLOCKS,
     PAD_ID,
     PRESETS,
@@ -175,6 +176,26 @@ def test_effectors_term_weighs_the_local_positions_of_ankles_feet_and_wrists():
     assert logs["recon"] == pytest.approx(frames * (1.5 + 4.5) / (frames * 272), rel=1e-6)
     assert EFFECTOR_CHANNELS[-2] == right_wrist + 1
     assert "effectors" not in small_model().loss(x, recon, mask)[1]  # off by default
+
+
+def test_latent_bound_term_is_the_mean_squared_excess_and_pulls_saturated_latents_back():
+    model = small_model(latent_bound_weight=2.0)
+    x = torch.zeros(1, 8, 272)
+    recon, ids, latents = model(x, return_latents=True)
+    assert latents.shape == (1, 4, 4) and torch.equal(ids, model(x)[1])
+    inside = torch.full((1, 4, 4), LATENT_BOUND - 0.1)
+    assert model.loss(x, recon, latents=inside)[1]["latent_bound"] == 0.0  # a healthy quantiser pays nothing
+    outside = inside.clone()
+    outside[0, 0, 0] = -(LATENT_BOUND + 2.0)  # 2 beyond the bound: excess 2, squared 4, over 16 latents
+    outside.requires_grad_(True)
+    loss, logs = model.loss(x, recon, latents=outside)
+    assert logs["latent_bound"] == pytest.approx(4.0 / 16)
+    assert loss.item() == pytest.approx(logs["recon"] + logs["positions"] * 0.5 + 2.0 * 4.0 / 16, rel=1e-5)
+    loss.backward()
+    assert outside.grad[0, 0, 0] < 0 and (outside.grad.flatten()[1:] == 0).all()  # descent raises it towards 0
+    with pytest.raises(ValueError, match="--latent-bound-weight must be >= 0"):
+        TokenizerConfig(latent_bound_weight=-1.0)
+    TokenizerConfig(feature_dim=263, positions_weight=0.0, latent_bound_weight=1.0)  # needs no 272 layout
 
 
 def test_overfits_one_batch():

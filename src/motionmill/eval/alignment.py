@@ -1,6 +1,7 @@
 """Text alignment of a text-to-motion model on the built-in corpus, judged by predicates (no learned evaluator).
 
-For N clips of a split (test or zeroshot) of the built-in corpus, the model generates a motion from each clip's
+For N clips of a split (test, zeroshot or val) of the built-in corpus, or the prompts of the free-form set
+(`eval.freeform`, split "freeform"), the model generates a motion from each clip's
 first whole-clip caption at the clip's own duration; the caption's plan gives the predicates its words commit to
 (synth.expectations), and the score is the fraction satisfied over all clips. Ground-truth motions score the same
 way, as the reference. Physical plausibility (foot skating) is reported next to the ground-truth value.
@@ -25,7 +26,12 @@ __all__ = ["alignment_clips", "evaluate_alignment", "generate_for_clips", "score
 
 
 def alignment_clips(split: str, count: int, seed: int = 0, start: int = 0) -> list:
-    """The first `count` built-in clips of `split` (corpus `seed`) that make at least one predicate claim."""
+    """The first `count` built-in clips of `split` (corpus `seed`) that make at least one predicate claim; for
+    split "freeform", the first `count` free-form prompts (`eval.freeform`) that do."""
+    if split == "freeform":
+        from motionmill.eval.freeform import freeform_clips
+
+        return [clip for clip in freeform_clips() if expected_predicates(clip.plan)][start : start + count]
     clips, index = [], start
     while len(clips) < count:
         if split_of(seed, index) == split:

@@ -37,6 +37,7 @@ from motionmill.inference.sampling import generate_tokens
 from motionmill.inference.settings import DEFAULTS, SamplingSettings
 from motionmill.motion.container import Motion
 from motionmill.text.steps import split_steps
+from motionmill.utils.provenance import copy_provenance
 
 __all__ = ["BUILTIN_MODEL", "MOTIONMILLION_NOTES", "TextToMotion", "assemble_pipeline", "import_motionmillion",
            "share_tokens"]  # fmt: skip
@@ -366,6 +367,7 @@ def _copy_rerankers(spec: str, folder: Path) -> str:
         if Path(member).resolve() != out.resolve():
             model, stats, info = load_evaluator(member)
             save_evaluator(model, out, stats, info)
+            copy_provenance(member, out)
         names.append(out.name)
     return "+".join(names)
 
@@ -385,7 +387,10 @@ def assemble_pipeline(tokenizer: str | Path, generator: str | Path, out: str | P
     if gen.cfg.vocab_codes != tok.cfg.codebook_size:
         raise ValueError(f"the generator predicts {gen.cfg.vocab_codes} codes but the tokenizer has "
                          f"{tok.cfg.codebook_size}")  # fmt: skip
-    return _write_pipeline(out, tok, stats, gen, text_encoder, fps, sampling, reranker)
+    folder = _write_pipeline(out, tok, stats, gen, text_encoder, fps, sampling, reranker)
+    copy_provenance(tokenizer, folder / "tokenizer")
+    copy_provenance(generator, folder / "generator")
+    return folder
 
 
 MOTIONMILLION_NOTES = [

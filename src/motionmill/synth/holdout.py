@@ -12,13 +12,18 @@ A zero-shot plan contains at least one of them; ClipPlan.holdout names which (se
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import dataclasses
+from collections.abc import Iterable, Iterator
 from itertools import pairwise
 
 from motionmill.synth.plan import Segment
 
 __all__ = [
     "HELDOUT_LAYERINGS",
+    "clean_detail_changes",
+    "clean_mirror",
+    "detail_changes",
+    "mirrored",
     "HELDOUT_PAIRS",
     "HELDOUT_PHRASINGS",
     "HELDOUT_SEQUENCES",
@@ -94,3 +99,61 @@ def heldout_rules(segments: Iterable[Segment]) -> tuple[str, ...]:
     if any((seg.action, seg.layer) in HELDOUT_LAYERINGS for seg in segments):
         found.add("layering")
     return tuple(r for r in RULES if r in found)
+
+
+# Augmentations of training clips must pass the same rules: a mirror image of "lunge left" is "lunge right", and
+# a caption with its turn size changed describes a walk turning 180 degrees, both held out.
+_MIRROR = {"left": "right", "right": "left"}
+
+
+def _mirror_modifiers(modifiers: tuple) -> tuple:
+    out = []
+    for kind, value in modifiers:
+        if kind in ("direction", "side"):
+            value = _MIRROR.get(value, value)
+        elif kind == "turn":
+            value = -value
+        out.append((kind, value))
+    return tuple(out)
+
+
+def mirrored(segments: Iterable[Segment]) -> tuple[Segment, ...]:
+    """The segments of a clip's left/right mirror image: sides, sideways directions and turns swapped."""
+    return tuple(
+        dataclasses.replace(seg, modifiers=_mirror_modifiers(seg.modifiers),
+                            layer_modifiers=_mirror_modifiers(seg.layer_modifiers))
+        for seg in segments
+    )  # fmt: skip
+
+
+def _changed_details(modifiers: tuple) -> Iterator[tuple]:
+    for i, (kind, value) in enumerate(modifiers):
+        if kind == "reps":
+            others = (value - 1, value + 1)
+        elif kind == "turn":
+            others = ((1 if value > 0 else -1) * (270 - abs(value)),)  # 90 <-> 180 degrees, same side
+        else:
+            continue
+        for other in others:
+            yield modifiers[:i] + ((kind, other),) + modifiers[i + 1 :]
+
+
+def detail_changes(segments: Iterable[Segment]) -> Iterator[tuple[Segment, ...]]:
+    """Every copy of `segments` with one repetition count or turn size changed: the clips a caption with one
+    changed detail (`text.details.change_detail`) may describe."""
+    segments = tuple(segments)
+    for i, seg in enumerate(segments):
+        for mods in _changed_details(seg.modifiers):
+            yield segments[:i] + (dataclasses.replace(seg, modifiers=mods),) + segments[i + 1 :]
+        for mods in _changed_details(seg.layer_modifiers):
+            yield segments[:i] + (dataclasses.replace(seg, layer_modifiers=mods),) + segments[i + 1 :]
+
+
+def clean_mirror(segments: Iterable[Segment]) -> bool:
+    """Whether the mirror image of a clip breaks no held-out rule."""
+    return not heldout_rules(mirrored(segments))
+
+
+def clean_detail_changes(segments: Iterable[Segment]) -> bool:
+    """Whether no caption of a clip with one changed detail can describe a held-out combination."""
+    return not any(heldout_rules(changed) for changed in detail_changes(segments))

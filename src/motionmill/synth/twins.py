@@ -25,6 +25,7 @@ from motionmill.synth.actions import segment_seconds
 from motionmill.synth.catalog import ACTIONS
 from motionmill.synth.compose import compose
 from motionmill.synth.corpus import STREAMS, plan_clip
+from motionmill.synth.holdout import heldout_rules
 from motionmill.synth.plan import ClipPlan, Segment
 
 __all__ = ["TWIN_STREAM", "Twin", "segment_frames", "twin_motion", "twin_plan"]
@@ -72,7 +73,8 @@ def _retimed(segments: list[Segment], before: tuple[Segment, ...], seed: int) ->
 
 def twin_plan(plan: ClipPlan) -> tuple[ClipPlan, tuple[int, ...]]:
     """`plan` with one named detail changed in each segment that has one, and the indices of the changed segments
-    (empty, with the plan unchanged, when no segment names a detail). The same plan always gives the same twin."""
+    (empty, with the plan unchanged, when no segment names a detail or when the twin would break a held-out rule of
+    `synth.holdout`, which training data never may). The same plan always gives the same twin."""
     rng = np.random.default_rng([plan.seed, plan.index, TWIN_STREAM])
     segments, changed = [], []
     for i, seg in enumerate(plan.segments):
@@ -81,7 +83,7 @@ def twin_plan(plan: ClipPlan) -> tuple[ClipPlan, tuple[int, ...]]:
             seg = _changed(seg, *options[rng.integers(len(options))], rng)
             changed.append(i)
         segments.append(seg)
-    if not changed:
+    if not changed or heldout_rules(segments):
         return plan, ()
     seed = int(rng.integers(2**31))
     return dataclasses.replace(plan, segments=_retimed(segments, plan.segments, seed)), tuple(changed)

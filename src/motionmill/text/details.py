@@ -16,14 +16,19 @@ __all__ = ["change_detail"]
 
 _NUMBER_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 _COUNT_WORDS = "|".join(_NUMBER_WORDS[1:])
-# "once done" and "at once" are not counts
-_COUNT = re.compile(
-    rf"\b(?:(?<!at )once(?! done)|twice|a single time|(?P<n>\d+|{_COUNT_WORDS}) times?)\b", re.IGNORECASE
-)
+# "at once" is no count, nor is a "once" that opens a clause ("Once he lands, ..."; see `_counts`)
+_COUNT = re.compile(rf"\b(?:(?<!at )once|twice|a single time|(?P<n>\d+|{_COUNT_WORDS}) times?)\b", re.IGNORECASE)
+_CLAUSE_START = re.compile(r"(?:^|[.,;:!?])\s*$")
 _DEGREES = re.compile(r"\b(?P<n>\d+) degrees\b", re.IGNORECASE)
 _TURN_SIZE = re.compile(r"\b(quarter|half)(?= turn)", re.IGNORECASE)
 _OTHER_ANGLE = {45: 90, 90: 180, 180: 90, 270: 180, 360: 180}
 _OTHER_SIZE = {"quarter": "half", "half": "quarter"}
+
+
+def _counts(text: str) -> list[re.Match]:
+    """Repetition counts of `text`: a "once" at the start of a sentence or after a comma is a conjunction."""
+    return [m for m in _COUNT.finditer(text)
+            if m.group(0).lower() != "once" or not _CLAUSE_START.search(text[: m.start()])]  # fmt: skip
 
 
 def _count_of(match: re.Match) -> int:
@@ -50,7 +55,7 @@ def _other_count(n: int, pick: int) -> int:
 
 def change_detail(text: str) -> str | None:
     """`text` with one repetition count or turn angle changed, or None when it states neither."""
-    found = [(m, "count") for m in _COUNT.finditer(text)]
+    found = [(m, "count") for m in _counts(text)]
     found += [(m, "degrees") for m in _DEGREES.finditer(text) if int(m.group("n")) in _OTHER_ANGLE]
     found += [(m, "size") for m in _TURN_SIZE.finditer(text)]
     if not found:

@@ -13,7 +13,9 @@ three times") as an extra text that no motion of the batch may match. With `data
 corpora only), each clip whose caption names a modifier brings its twin (`synth.twins`: the same clip with one named
 detail per segment changed, "turns 180 degrees" for "turns 90 degrees", played over the same caption span) as an
 extra motion that no caption of the batch may match: it teaches the motion side to tell counts, angles, speeds and
-sides apart, which a best-of-N reranker needs.
+sides apart, which a best-of-N reranker needs. Augmentations of built-in clips obey the held-out rules of
+`synth.holdout` like the clips themselves (`augmentable_rows`): no mirror image, changed caption or twin of a train
+clip describes a combination held out for the zero-shot split.
 
 Loss: symmetric InfoNCE with a fixed temperature, captions repeated in a batch excluded as negatives
 (`evaluator.tmr.contrastive_loss`). Validation: R@1 and R@3 of text -> motion retrieval in batches of 32,
@@ -41,15 +43,19 @@ from motionmill.data.store import Corpus
 from motionmill.eval.metrics import r_precision
 from motionmill.evaluator.tmr import EvaluatorConfig, TextMotionEvaluator, contrastive_loss
 from motionmill.motion.container import Motion
+from motionmill.synth.corpus import plan_clip
+from motionmill.synth.holdout import clean_detail_changes, clean_mirror
 from motionmill.synth.twins import Twin, twin_motion
 from motionmill.text.details import change_detail
 from motionmill.text.sides import mirror_text, names_a_side
 from motionmill.training.loop import TrainConfig, train
 from motionmill.utils.config import build_dataclass, run_recipe, save_recipe
+from motionmill.utils.provenance import write_run_provenance
 
 __all__ = [
     "EvaluatorDataConfig",
     "add_mirror_pairs",
+    "augmentable_rows",
     "builtin_twins",
     "evaluator_task",
     "make_collate",
@@ -91,14 +97,39 @@ class EvaluatorDataConfig:
             raise ValueError(f"data.eval_items must be >= 2, got {self.eval_items}")
 
 
-def add_mirror_pairs(items: list[dict], stats) -> list[dict]:
-    """`items`, then the mirror image of each item whose caption names a side, captioned with the sides swapped.
+def _builtin_key(clip_id: str) -> tuple[int, int] | None:
+    """(seed, index) of a built-in clip id ("builtin/SEED/INDEX"); None for clips of other sources."""
+    source, _, rest = clip_id.partition("/")
+    if source != "builtin":
+        return None
+    seed, _, index = rest.partition("/")
+    return int(seed), int(index)
+
+
+def augmentable_rows(corpus: Corpus, rows) -> tuple[set[int], set[int]]:
+    """Rows among `rows` whose mirror image, and rows whose captions with one changed detail, describe no held-out
+    combination (`synth.holdout`): every row of other sources, built-in rows by their plan."""
+    ids = corpus.table.column("id").to_pylist()
+    mirror, details = set(), set()
+    for row in map(int, rows):
+        key = _builtin_key(ids[row])
+        segments = plan_clip(*key).segments if key else ()
+        if clean_mirror(segments):
+            mirror.add(row)
+        if clean_detail_changes(segments):
+            details.add(row)
+    return mirror, details
+
+
+def add_mirror_pairs(items: list[dict], stats, allowed: set[int] | None = None) -> list[dict]:
+    """`items`, then the mirror image of each item whose caption names a side, captioned with the sides swapped;
+    only items of `allowed` clip rows when given (`augmentable_rows`).
 
     Items hold normalised features; the mirror is exact on de-normalised ones (`Motion.mirror`).
     """
     mirrored = []
     for item in items:
-        if names_a_side(item["text"]):
+        if names_a_side(item["text"]) and (allowed is None or int(item["clip"]) in allowed):
             features = Motion(stats.denormalize(item["motion"].double().numpy())).mirror().features
             motion = torch.from_numpy(stats.normalize(features).astype(np.float32))
             mirrored.append({**item, "text": mirror_text(item["text"]), "motion": motion})
@@ -113,11 +144,10 @@ def builtin_twins(corpus: Corpus, rows, stats, progress: bool = True) -> dict[in
 
     twins, ids = {}, corpus.table.column("id").to_pylist()
     for row in tqdm(rows, desc="twins", unit="clip", disable=not progress):
-        source, _, rest = ids[int(row)].partition("/")
-        if source != "builtin":
+        key = _builtin_key(ids[int(row)])
+        if key is None:
             continue
-        seed, _, key = rest.partition("/")
-        twin = twin_motion(int(seed), int(key))
+        twin = twin_motion(*key)
         if twin is not None:
             features = stats.normalize(twin.features).astype(np.float16)
             twins[int(row)] = dataclasses.replace(twin, features=features)
@@ -141,24 +171,27 @@ def twin_items(items: list[dict], twins: dict[int, Twin], max_frames: int) -> li
 
 
 def make_collate(cache, mirror_stats=None, detail_negatives: bool = False, twins: dict[int, Twin] | None = None,
-                 max_frames: int = 300):  # fmt: skip
+                 max_frames: int = 300, allowed: tuple[set[int], set[int]] | None = None):  # fmt: skip
     """Batches of {"text_states" (B, L, D), "text_mask" (B, L), "motion" (B, T, F), "motion_mask" (B, T),
     "text_id" (B,)}, where equal caption texts share a text_id. With `mirror_stats` (the normaliser of the items'
     features), side-naming items are followed by their mirror pairs (`add_mirror_pairs`); with `detail_negatives`,
     the batch also has "negative_states" (K, L', D), "negative_mask" (K, L') and "negative_id" (K,): its captions
     with one count or angle changed, ids shared with any equal caption of the batch; with `twins` (row -> Twin,
-    `builtin_twins`), "negative_motion" (M, T', F) and "negative_motion_mask" (M, T'): its clips' twin windows."""
+    `builtin_twins`), "negative_motion" (M, T', F) and "negative_motion_mask" (M, T'): its clips' twin windows.
+    `allowed` (`augmentable_rows`) limits mirror images and changed captions to the clip rows it names."""
+    mirror_rows, detail_rows = allowed or (None, None)
 
     def collate(items: list[dict]) -> dict:
         extra_motions = twin_items(items, twins, max_frames) if twins else []
+        texts_to_change = [it["text"] for it in items if detail_rows is None or int(it["clip"]) in detail_rows]
         if mirror_stats is not None:
-            items = add_mirror_pairs(items, mirror_stats)
+            items = add_mirror_pairs(items, mirror_stats, mirror_rows)
         batch = collate_padded(items)
         states, mask = cache.get(batch["text"])
         ids = {text: i for i, text in enumerate(dict.fromkeys(batch["text"]))}
         out = {"text_states": states.float(), "text_mask": mask, "motion": batch["motion"],
                "motion_mask": batch["mask"], "text_id": torch.tensor([ids[t] for t in batch["text"]])}  # fmt: skip
-        negatives = list(dict.fromkeys(filter(None, map(change_detail, batch["text"])))) if detail_negatives else []
+        negatives = list(dict.fromkeys(filter(None, map(change_detail, texts_to_change)))) if detail_negatives else []
         if negatives:
             for text in negatives:
                 ids.setdefault(text, len(ids))
@@ -241,7 +274,9 @@ def train_evaluator(config: str | None, corpus: str, out: str, steps: int | None
     dataset = TextMotionDataset(data, "train", data_cfg.min_frames, data_cfg.max_frames, stats, train_cfg.seed)
     val_split = "val" if len(data.indices("val", min_frames=data_cfg.min_frames)) >= 2 else "train"
     val = TextMotionDataset(data, val_split, data_cfg.min_frames, data_cfg.max_frames, stats, seed=12345)
+    write_run_provenance(run, Path(corpus), data.manifest, "train", recipe, val_split)
     cache = EmbeddingCache(Path(corpus) / "text_cache", encoder)
+    allowed = augmentable_rows(data, dataset.clips) if data_cfg.mirror_pairs or data_cfg.detail_negatives else None
     texts = training_texts(dataset.texts, data_cfg.mirror_pairs, data_cfg.detail_negatives)
     cache.precompute(sorted(texts | {c["text"] for clip in val.texts for c in clip}))
     collate = make_collate(cache)
@@ -251,7 +286,7 @@ def train_evaluator(config: str | None, corpus: str, out: str, steps: int | None
         if not twins:
             raise ValueError(f"{corpus}: data.twin_negatives needs built-in clips that name a detail; found none")
     train_collate = make_collate(cache, stats if data_cfg.mirror_pairs else None, data_cfg.detail_negatives, twins,
-                                 data_cfg.max_frames)  # fmt: skip
+                                 data_cfg.max_frames, allowed)  # fmt: skip
     sampler = LengthBucketSampler(dataset.lengths(), train_cfg.batch_size, seed=train_cfg.seed)
     info = {"text_encoder": data_cfg.text_encoder, "fps": float(data.manifest.get("fps", 30.0)),
             "max_frames": data_cfg.max_frames}  # fmt: skip

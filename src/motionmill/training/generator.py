@@ -31,6 +31,7 @@ from motionmill.data.store import Corpus
 from motionmill.generator.model import GeneratorConfig, MotionGenerator
 from motionmill.training.loop import TrainConfig, train
 from motionmill.utils.config import build_dataclass, run_recipe, save_recipe
+from motionmill.utils.provenance import write_run_provenance
 
 __all__ = ["GeneratorDataConfig", "TokenTextDataset", "generator_task", "train_generator"]
 
@@ -176,6 +177,8 @@ def train_generator(config: str | None, corpus: str, tokenizer: str, out: str, s
     save_recipe(run / "config.yaml", {"model": recipe["model"], "train": train_cfg, "data": data_cfg})
     save_recipe(run / "sources.yaml", {"model": {"tokenizer": str(Path(tokenizer).resolve()),
                                                  "corpus": str(Path(corpus).resolve())}})  # fmt: skip
+    write_run_provenance(run, Path(corpus), data.manifest, "train",
+                         {**recipe, "tokenizer": str(Path(tokenizer).resolve())}, "val")  # fmt: skip
     dataset = TokenTextDataset(data, tokens, "train", tok_model.cfg.stride, model_cfg.max_motion_tokens, data_cfg,
                                train_cfg.seed)  # fmt: skip
     val = _validation(data, tokens, tok_model.cfg.stride, model_cfg, data_cfg)

@@ -28,6 +28,7 @@ from motionmill.tokenizer.model import MotionTokenizer, TokenizerConfig
 from motionmill.training.loop import TrainConfig, train
 from motionmill.utils.config import build_dataclass, run_recipe, save_recipe
 from motionmill.utils.io import atomic_write, npy_bytes
+from motionmill.utils.provenance import write_run_provenance
 
 __all__ = [
     "TokenizerDataConfig",
@@ -97,8 +98,8 @@ def _initial_model(model_values: dict, init: TokenizerInitConfig) -> tuple[Motio
 
 def tokenizer_task(model: MotionTokenizer, batch: torch.Tensor):
     """Reconstruction loss of a batch of normalised windows (B, T, F)."""
-    recon, _ = model(batch)
-    return model.loss(batch, recon)
+    recon, _, latents = model(batch, return_latents=True)
+    return model.loss(batch, recon, latents=latents)
 
 
 def _open_corpus(path: str | Path, feature_dim: int) -> tuple[Corpus, object]:
@@ -137,6 +138,7 @@ def train_tokenizer(config: str | None, corpus: str, out: str, steps: int | None
                 {"model": {**recipe["model"]}, "train": train_cfg, "data": data_cfg, "init": init_cfg})  # fmt: skip
     dataset = WindowDataset(data, "train", data_cfg.window, stats, data_cfg.samples or None, train_cfg.seed)
     val_split = "val" if len(data.indices("val", min_frames=model_cfg.stride * 2)) else "train"
+    write_run_provenance(run, Path(corpus), data.manifest, "train", recipe, val_split)
     val_clips = data.indices(val_split, min_frames=model_cfg.stride * 2)[: data_cfg.eval_clips]
 
     def evaluate(model):

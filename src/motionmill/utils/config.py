@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["build_dataclass", "load_recipe", "run_recipe", "save_recipe"]
+__all__ = ["build_dataclass", "load_recipe", "plain_data", "run_recipe", "save_recipe"]
 
 
 def load_recipe(path: str | Path, sections: tuple[str, ...]) -> dict[str, dict]:
@@ -61,14 +61,15 @@ def save_recipe(path: str | Path, recipe: dict[str, dict]) -> None:
     """Write a resolved recipe (plain data) as YAML, atomically."""
     from motionmill.utils.io import atomic_write
 
-    atomic_write(path, yaml.safe_dump(_plain(recipe), sort_keys=False))
+    atomic_write(path, yaml.safe_dump(plain_data(recipe), sort_keys=False))
 
 
-def _plain(x):
+def plain_data(x):
+    """Dataclasses, tuples and nested containers as plain dicts and lists (for YAML and JSON)."""
     if dataclasses.is_dataclass(x):
-        return _plain(dataclasses.asdict(x))
+        return plain_data(dataclasses.asdict(x))
     if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items()}
+        return {k: plain_data(v) for k, v in x.items()}
     if isinstance(x, list | tuple):
-        return [_plain(v) for v in x]
+        return [plain_data(v) for v in x]
     return x
