@@ -30,8 +30,15 @@ def test_shipped_files_stay_under_40_mb():
     assert size < 40e6
     info = json.loads((BUILTIN_MODEL / "pipeline.json").read_text())
     assert info["text_encoder"] == "minilm" and info["sampling"]["guidance"] > 1  # guided by default
-    assert info["reranker"] == "builtin+reranker" and info["sampling"]["candidates"] > 1  # best of N by default
+    assert info["reranker"] == "builtin" and info["sampling"]["candidates"] > 1  # best of N by default
     assert info["sampling"]["compose"] is True  # step by step by default
+
+
+def test_shipped_parts_record_where_they_came_from():
+    for part in ("tokenizer", "generator"):
+        provenance = json.loads((BUILTIN_MODEL / part / "provenance.json").read_text())
+        assert provenance["split"] == "train" and "size=40000" in provenance["corpus"]["sources"][0], part
+        assert provenance["recipe"] and provenance["commit"], part
 
 
 def test_length_control_over_200_prompts(pipe):

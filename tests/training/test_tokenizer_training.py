@@ -41,8 +41,8 @@ def run(corpus, tmp_path_factory):
 
 
 def test_run_folder_holds_its_config_logs_and_a_self_contained_checkpoint(run):
-    assert sorted(p.name for p in run.iterdir() if p.name != "tensorboard") == ["checkpoint", "config.yaml",
-                                                                               "metrics.jsonl"]  # fmt: skip
+    names = sorted(p.name for p in run.iterdir() if p.name != "tensorboard")
+    assert names == ["checkpoint", "config.yaml", "metrics.jsonl", "provenance.json"]
     assert sorted(p.name for p in (run / "checkpoint").iterdir()) == [
         "config.json",
         "model.safetensors",
@@ -171,8 +171,8 @@ def test_bad_init_is_rejected_before_training_with_a_named_reason(run, corpus, t
     assert not (tmp_path / "r" / "checkpoint").exists()
 
 
-def test_the_built_in_decoder_recipe_runs_and_made_the_shipped_tokenizer(run, corpus, tmp_path):
-    recipe_file = Path(__file__).resolve().parents[2] / "configs" / "tokenizer" / "builtin-decoder.yaml"
+def test_the_decoder_finetune_recipe_runs_and_keeps_the_codes(run, corpus, tmp_path):
+    recipe_file = Path(__file__).resolve().parents[2] / "configs" / "tokenizer" / "decoder-finetune.yaml"
     recipe = yaml.safe_load(recipe_file.read_text())
     recipe["train"]["batch_size"] = 8  # the test corpus holds fewer windows than one batch of the recipe
     (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
@@ -180,6 +180,17 @@ def test_the_built_in_decoder_recipe_runs_and_made_the_shipped_tokenizer(run, co
     assert main(["train", "tokenizer", "--config", str(tmp_path / "recipe.yaml"), "--corpus", str(corpus), "--out",
                  str(out), "--init", str(run), "--steps", "2"]) == 0  # fmt: skip
     weights = recipe["model"]
-    assert weights and all(getattr(load_tokenizer(out)[0].cfg, k) == v for k, v in weights.items())
+    tuned = load_tokenizer(out)[0]
+    assert weights and all(getattr(tuned.cfg, k) == v for k, v in weights.items())
+    source = load_tokenizer(run)[0].state_dict()
+    assert all(torch.equal(p, source[k]) for k, p in tuned.state_dict().items() if k.startswith("encoder."))
+
+
+def test_the_built_in_recipe_made_the_shipped_tokenizer():
+    recipe = yaml.safe_load((Path(__file__).resolve().parents[2] / "configs/tokenizer/builtin.yaml").read_text())
     shipped, _ = load_tokenizer(BUILTIN_MODEL / "tokenizer")
-    assert all(getattr(shipped.cfg, k) == v for k, v in weights.items())
+    model = dict(recipe["model"])
+    model.pop("preset")
+    assert model and all(getattr(shipped.cfg, k) == (tuple(v) if isinstance(v, list) else v) for k, v in model.items())
+    provenance = json.loads((BUILTIN_MODEL / "tokenizer" / "provenance.json").read_text())
+    assert provenance["split"] == "train" and provenance["recipe"]["model"] == recipe["model"]

@@ -28,7 +28,7 @@ from motionmill.synth.corpus import STREAMS, plan_clip
 from motionmill.synth.holdout import heldout_rules
 from motionmill.synth.plan import ClipPlan, Segment
 
-__all__ = ["TWIN_STREAM", "Twin", "segment_frames", "twin_motion", "twin_plan"]
+__all__ = ["TWIN_STREAM", "Twin", "changeable", "segment_frames", "twin_motion", "twin_plan"]
 
 TWIN_STREAM = max(STREAMS.values()) + 1
 """Random stream of the twin choices, apart from the clip's own streams so the clip itself never changes."""
@@ -42,6 +42,11 @@ def _changes(seg: Segment) -> list[tuple[str, str | None]]:
                 if len(ACTIONS[seg.layer].values(kind)) > 1]  # fmt: skip
         out.append(("layer", None))
     return out
+
+
+def changeable(seg: Segment) -> bool:
+    """Whether a twin can change something in `seg` (a named modifier with another value, or a layered action)."""
+    return bool(_changes(seg))
 
 
 def _other_value(action: str, kind: str, value, rng: np.random.Generator):
