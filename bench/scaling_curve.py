@@ -6,7 +6,7 @@ everything but the shape is the same recipe) on the same corpus and tokenizer fo
 same batches (so the same training tokens), then measures each size the same way: validation loss and next-token
 accuracy at the end of training, and predicate accuracy (`motionmill eval alignment`) on the test, zero-shot and
 free-form prompts with one sample per caption, step by step, at the shipped guidance and temperature. It writes
-`table.md`, `results.json` and `docs/scaling.png` and prints the table. Runs resume, so a stopped curve goes on.
+a Markdown table, `results.json` and `docs/scaling.png` and prints the table. Runs resume, so a stopped curve goes on.
 
 Run: `python bench/scaling_curve.py --corpus runs/builtin/corpus --tokenizer runs/builtin/tokenizer
 [--out runs/scaling] [--steps 2000] [--clips 500] [--plot docs/scaling.png]`.
