@@ -324,7 +324,10 @@ def _check_prompts(prompts: list[str]) -> None:
 
 
 def _write_pipeline(folder, tokenizer, stats, generator, text_encoder_spec: str, fps: float,
-                    sampling: SamplingSettings | None = None, reranker: str | None = None) -> Path:  # fmt: skip
+                    sampling: SamplingSettings | None = None, reranker: str | None = None,
+                    sources: tuple[str | Path, str | Path] | None = None) -> Path:  # fmt: skip
+    """Write a pipeline folder; `sources` (tokenizer, generator runs) give each part its provenance, copied before
+    pipeline.json so that the file still marks a complete folder."""
     from motionmill.checkpoints.tokenizer import save_tokenizer
 
     folder = Path(folder)
@@ -333,6 +336,9 @@ def _write_pipeline(folder, tokenizer, stats, generator, text_encoder_spec: str,
         raise ValueError(f"default candidates {settings.candidates} needs a reranker (--reranker)")
     save_tokenizer(tokenizer, folder / "tokenizer", stats)
     save_generator(generator, folder / "generator")
+    if sources:
+        copy_provenance(sources[0], folder / "tokenizer")
+        copy_provenance(sources[1], folder / "generator")
     copied = _copy_rerankers(reranker, folder) if reranker else None
     return _write_info(folder, text_encoder_spec, fps, settings, copied)
 
@@ -387,10 +393,7 @@ def assemble_pipeline(tokenizer: str | Path, generator: str | Path, out: str | P
     if gen.cfg.vocab_codes != tok.cfg.codebook_size:
         raise ValueError(f"the generator predicts {gen.cfg.vocab_codes} codes but the tokenizer has "
                          f"{tok.cfg.codebook_size}")  # fmt: skip
-    folder = _write_pipeline(out, tok, stats, gen, text_encoder, fps, sampling, reranker)
-    copy_provenance(tokenizer, folder / "tokenizer")
-    copy_provenance(generator, folder / "generator")
-    return folder
+    return _write_pipeline(out, tok, stats, gen, text_encoder, fps, sampling, reranker, sources=(tokenizer, generator))
 
 
 MOTIONMILLION_NOTES = [
