@@ -308,8 +308,9 @@ def _eval_alignment_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--split",
         default="test",
-        choices=("test", "zeroshot", "val", "train", "freeform"),
-        help="corpus split, or freeform: the free-form prompts (motionmill.eval.freeform)",
+        choices=("test", "zeroshot", "val", "train", "freeform", "freeform_dev"),
+        help="corpus split, or freeform / freeform_dev: the free-form evaluation / development prompts "
+        "(motionmill.eval.freeform)",
     )
     p.add_argument("--clips", type=int, default=500, help="captions to evaluate (default 500; freeform has fewer)")
     p.add_argument("--out", default=None, help="write the JSON result here too")

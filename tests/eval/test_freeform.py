@@ -7,7 +7,15 @@ import re
 import numpy as np
 import pytest
 
-from motionmill.eval.freeform import SHARED_CORE, freeform_clips, freeform_items, parse_plan
+from motionmill.eval.alignment import alignment_clips
+from motionmill.eval.freeform import (
+    FREEFORM_DEV_PROMPTS,
+    FREEFORM_PROMPTS,
+    SHARED_CORE,
+    freeform_clips,
+    freeform_items,
+    parse_plan,
+)
 from motionmill.synth import captions as grammar
 from motionmill.synth.corpus import plan_clip
 from motionmill.synth.expectations import expected_predicates, score_motion
@@ -58,9 +66,10 @@ def test_the_set_has_at_least_150_prompts_with_predicates():
     assert sum(bool(expected_predicates(c.plan)) for c in clips) >= 150
 
 
-def test_content_words_outside_the_shared_core_never_occur_in_training_captions(training_words):
+@pytest.mark.parametrize("path", [FREEFORM_PROMPTS, FREEFORM_DEV_PROMPTS], ids=["freeform", "freeform_dev"])
+def test_content_words_outside_the_shared_core_never_occur_in_training_captions(training_words, path):
     seen = {}
-    for item in freeform_items():
+    for item in freeform_items(path):
         for word in _words(item["text"]):
             if word in FUNCTION_WORDS or word in SHARED_CORE or word.isdigit():
                 continue
@@ -90,3 +99,25 @@ def test_bad_plans_are_rejected_with_the_reason():
     assert parse_plan(["walk direction=left turn=90 + clap reps=2"]) == [
         ("walk", (("direction", "left"), ("turn", 90)), "clap", (("reps", 2),))
     ]
+
+
+def _content_words(path) -> set[str]:
+    return {_stem(w) for item in freeform_items(path) for w in _words(item["text"])
+            if w not in FUNCTION_WORDS and w not in SHARED_CORE and not w.isdigit()}  # fmt: skip
+
+
+def test_the_development_set_is_apart_from_the_evaluation_set():
+    """Tuning on the development prompts must not tune on the evaluation prompts' words."""
+    dev = freeform_items(FREEFORM_DEV_PROMPTS)
+    assert len(dev) >= 70
+    assert not {item["text"] for item in dev} & {item["text"] for item in freeform_items()}
+    shared = _content_words(FREEFORM_DEV_PROMPTS) & _content_words(FREEFORM_PROMPTS)
+    assert len(shared) <= 8, f"development prompts share these words with the evaluation set: {sorted(shared)}"
+
+
+def test_alignment_reads_either_set_by_split_name():
+    dev = alignment_clips("freeform_dev", 5)
+    assert [c.captions[0].text for c in dev] == [item["text"] for item in freeform_items(FREEFORM_DEV_PROMPTS)[:5]]
+    assert alignment_clips("freeform", 2)[0].captions[0].text == freeform_items()[0]["text"]
+    with pytest.raises(ValueError, match="unknown free-form set 'freeform_x'"):
+        alignment_clips("freeform_x", 1)

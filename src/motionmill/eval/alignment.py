@@ -27,11 +27,14 @@ __all__ = ["alignment_clips", "evaluate_alignment", "generate_for_clips", "score
 
 def alignment_clips(split: str, count: int, seed: int = 0, start: int = 0) -> list:
     """The first `count` built-in clips of `split` (corpus `seed`) that make at least one predicate claim; for
-    split "freeform", the first `count` free-form prompts (`eval.freeform`) that do."""
-    if split == "freeform":
-        from motionmill.eval.freeform import freeform_clips
+    split "freeform" or "freeform_dev", the first `count` prompts of that free-form set (`eval.freeform`) that do."""
+    if split.startswith("freeform"):
+        from motionmill.eval.freeform import FREEFORM_SETS, freeform_clips
 
-        return [clip for clip in freeform_clips() if expected_predicates(clip.plan)][start : start + count]
+        if split not in FREEFORM_SETS:
+            raise ValueError(f"unknown free-form set {split!r}; choose from {sorted(FREEFORM_SETS)}")
+        clips = freeform_clips(path=FREEFORM_SETS[split])
+        return [clip for clip in clips if expected_predicates(clip.plan)][start : start + count]
     clips, index = [], start
     while len(clips) < count:
         if split_of(seed, index) == split:

@@ -11,7 +11,11 @@ Plan syntax, one string per segment in order: ``ACTION [KIND=VALUE ...] [+ LAYER
 ``walk direction=left turn=90 + clap reps=2`` (a walk to the left that turns 90 degrees to the left while clapping
 twice). Actions and modifiers are those of `synth.catalog`; a turn is signed, + to the left.
 
-Command: `motionmill eval alignment --split freeform` (all prompts unless --clips is smaller).
+A second, smaller set in the same style and with other wording (`assets/freeform_dev.yaml`, split "freeform_dev")
+is the development set: whatever reads free-form text is tuned on it, never on the evaluation set.
+
+Commands: `motionmill eval alignment --split freeform` and `--split freeform_dev` (all prompts unless --clips is
+smaller).
 """
 
 from __future__ import annotations
@@ -29,9 +33,20 @@ from motionmill.synth.compose import compose
 from motionmill.synth.corpus import FPS, LAYERABLE, Clip
 from motionmill.synth.plan import ClipPlan, Segment
 
-__all__ = ["FREEFORM_PROMPTS", "SHARED_CORE", "freeform_clips", "freeform_items", "parse_plan"]
+__all__ = [
+    "FREEFORM_DEV_PROMPTS",
+    "FREEFORM_PROMPTS",
+    "FREEFORM_SETS",
+    "SHARED_CORE",
+    "freeform_clips",
+    "freeform_items",
+    "parse_plan",
+]
 
 FREEFORM_PROMPTS = Path(__file__).resolve().parents[1] / "assets" / "freeform.yaml"
+FREEFORM_DEV_PROMPTS = FREEFORM_PROMPTS.with_name("freeform_dev.yaml")
+FREEFORM_SETS = {"freeform": FREEFORM_PROMPTS, "freeform_dev": FREEFORM_DEV_PROMPTS}
+"""The free-form prompt files by split name."""
 
 SHARED_CORE = frozenset(
     "left right forward forwards backward backwards back side sideways hand hands arm arms leg legs foot feet head "
@@ -100,11 +115,11 @@ def _plan(index: int, specs: list[str]) -> ClipPlan:
     return ClipPlan(SEED, index, "freeform", tuple(segments), FPS)
 
 
-def freeform_clips(count: int | None = None) -> list[Clip]:
-    """The first `count` prompts (all by default) as clips: plan, ground-truth motion made from it, the prompt as
-    the one whole-clip caption."""
+def freeform_clips(count: int | None = None, path: Path = FREEFORM_PROMPTS) -> list[Clip]:
+    """The first `count` prompts (all by default) of the set at `path` as clips: plan, ground-truth motion made from
+    it, the prompt as the one whole-clip caption."""
     clips = []
-    for index, item in enumerate(freeform_items()[:count]):
+    for index, item in enumerate(freeform_items(path)[:count]):
         plan = _plan(index, item["plan"])
         k = compose(plan, np.random.default_rng([SEED, index, 1]))
         clips.append(Clip(plan, k.rotations, k.joints, k.air, [Caption(item["text"], 0.0, plan.duration, ())]))
