@@ -236,6 +236,25 @@ def test_an_ensemble_reranker_is_copied_member_by_member(pipe_folder, tmp_path):
     assert moved("a person kicks", seed=1, candidates=2)[0].meta["candidates"] == 2
 
 
+def test_exporting_again_replaces_the_whole_folder(pipe_folder, tmp_path, capsys):
+    from motionmill.inference.evaluator import BUILTIN_EVALUATOR
+
+    runs, out = pipe_folder.parent, tmp_path / "p"
+    export = ["export", "pipeline", "--tokenizer", str(runs / "tok"), "--generator", str(runs / "gen"),
+              "--out", str(out)]  # fmt: skip
+    assert main([*export, "--reranker", str(BUILTIN_EVALUATOR)]) == 0
+    assert (out / "reranker").is_dir()
+    assert main(export) == 0  # no reranker this time: none may be left over from the first export
+    assert sorted(p.name for p in out.iterdir()) == ["generator", "pipeline.json", "tokenizer"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p"]  # no temporary or old folder left beside it
+    other = tmp_path / "notes"
+    other.mkdir()
+    (other / "mine.txt").write_text("keep me")
+    assert main([*export[:-1], str(other)]) == 2
+    assert "is not a pipeline folder" in capsys.readouterr().err
+    assert [p.name for p in other.iterdir()] == ["mine.txt"]
+
+
 def test_generate_command_records_the_candidates(reranked_folder, tmp_path):
     out = tmp_path / "gen"
     assert main(["generate", "a person jumps", "--model", str(reranked_folder), "--out", str(out),

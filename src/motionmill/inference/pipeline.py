@@ -329,18 +329,31 @@ def _write_pipeline(folder, tokenizer, stats, generator, text_encoder_spec: str,
     """Write a pipeline folder; `sources` (tokenizer, generator runs) give each part its provenance, copied before
     pipeline.json so that the file still marks a complete folder."""
     from motionmill.checkpoints.tokenizer import save_tokenizer
+    from motionmill.utils.io import atomic_folder
 
-    folder = Path(folder)
+    folder = _replaceable(folder)
     settings = (sampling or SamplingSettings()).over(DEFAULTS)
     if settings.candidates > 1 and not reranker:
         raise ValueError(f"default candidates {settings.candidates} needs a reranker (--reranker)")
-    save_tokenizer(tokenizer, folder / "tokenizer", stats)
-    save_generator(generator, folder / "generator")
-    if sources:
-        copy_provenance(sources[0], folder / "tokenizer")
-        copy_provenance(sources[1], folder / "generator")
-    copied = _copy_rerankers(reranker, folder) if reranker else None
-    return _write_info(folder, text_encoder_spec, fps, settings, copied)
+    with atomic_folder(folder) as tmp:  # a folder exported again keeps no part of the old export
+        save_tokenizer(tokenizer, tmp / "tokenizer", stats)
+        save_generator(generator, tmp / "generator")
+        if sources:
+            copy_provenance(sources[0], tmp / "tokenizer")
+            copy_provenance(sources[1], tmp / "generator")
+        copied = _copy_rerankers(reranker, tmp) if reranker else None
+        _write_info(tmp, text_encoder_spec, fps, settings, copied)
+    return folder
+
+
+def _replaceable(folder: str | Path) -> Path:
+    """`folder`, if a pipeline may be written there: new, empty, or a pipeline folder (which is replaced whole)."""
+    folder = Path(folder)
+    in_use = folder.exists() and (not folder.is_dir() or any(folder.iterdir()))
+    if in_use and not (folder / "pipeline.json").is_file():
+        raise ValueError(f"{folder} exists and is not a pipeline folder (no pipeline.json); give a new or empty "
+                         "folder, or a pipeline folder to replace")  # fmt: skip
+    return folder
 
 
 def _write_info(folder: Path, text_encoder_spec: str, fps: float, settings: SamplingSettings,
@@ -370,10 +383,9 @@ def _copy_rerankers(spec: str, folder: Path) -> str:
             continue
         copied = sum(name != "builtin" for name in names)
         out = folder / ("reranker" if copied == 0 else f"reranker-{copied + 1}")
-        if Path(member).resolve() != out.resolve():
-            model, stats, info = load_evaluator(member)
-            save_evaluator(model, out, stats, info)
-            copy_provenance(member, out)
+        model, stats, info = load_evaluator(member)
+        save_evaluator(model, out, stats, info)
+        copy_provenance(member, out)
         names.append(out.name)
     return "+".join(names)
 
@@ -441,8 +453,12 @@ def import_motionmillion(tokenizer: str | Path, generator: str | Path, stats: st
                          f"{cfg.text_dim}-d ones (flan-t5-xl: 2048)")  # fmt: skip
     spec = f"t5:{encoder.folder},truncate={encoder.truncate}"  # an absolute folder: the pipeline may move
     del encoder  # loaded only to prove the folder works; freed before the generator's pages are read
-    out = Path(out)
-    save_tokenizer(tok, out / "tokenizer", normalizer)
-    write_generator_folder(build_generator(cfg, tensors), out / "generator")
+    from motionmill.utils.io import atomic_folder
+
+    out = _replaceable(out)
     sampling = SamplingSettings(greedy=True, guidance=1.0, candidates=1, compose=False).over(DEFAULTS)
-    return _write_info(out, spec, 30.0, sampling, notes=MOTIONMILLION_NOTES)
+    with atomic_folder(out) as tmp:
+        save_tokenizer(tok, tmp / "tokenizer", normalizer)
+        write_generator_folder(build_generator(cfg, tensors), tmp / "generator")
+        _write_info(tmp, spec, 30.0, sampling, notes=MOTIONMILLION_NOTES)
+    return out

@@ -1,6 +1,7 @@
 """Atomic file writes: write to a temporary name in the same folder, fsync, then rename.
 
-A reader never sees a half-written file, and a crash leaves either the old file or the new one.
+A reader never sees a half-written file, and a crash leaves either the old file or the new one. Folders are
+replaced the same way (`atomic_folder`), so a rewritten folder keeps nothing of its old contents.
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ import contextlib
 import io
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_path", "atomic_write", "npy_bytes"]
+__all__ = ["atomic_folder", "atomic_path", "atomic_write", "npy_bytes"]
 
 
 @contextlib.contextmanager
@@ -44,6 +46,32 @@ def atomic_write(path: str | Path, data: bytes | str) -> None:
         mode = "w" if isinstance(data, str) else "wb"
         with open(tmp, mode, encoding="utf-8" if mode == "w" else None) as f:
             f.write(data)
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | Path) -> Iterator[Path]:
+    """Yield an empty temporary folder beside `path`; on success its files are fsynced and it replaces `path`.
+
+    Whatever `path` held before is removed, not merged: a folder written twice holds only the second write. A crash
+    while writing leaves `path` as it was; one between the two renames leaves the old folder under a hidden name
+    beside it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        for file in (f for f in tmp.rglob("*") if f.is_file()):
+            with open(file, "rb") as fh:
+                os.fsync(fh.fileno())
+        old = tmp.with_name(tmp.name + ".old")
+        if path.exists():
+            path.rename(old)
+        tmp.rename(path)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def npy_bytes(arr: np.ndarray) -> bytes:
