@@ -47,7 +47,8 @@ def prototypes(encoder, captions_per_action: int) -> tuple[list[str], torch.Tens
 
 
 def retrieval(encoder, names, protos, clips) -> tuple[int, int, int]:
-    """(steps, right action first, right action in the first three) over clips whose steps split as planned."""
+    """(steps, right action first, right action in the first three); a prompt whose steps do not split as planned
+    counts once, by its first action."""
     steps = top1 = top3 = 0
     for clip in clips:
         texts, truth = split_steps(clip.captions[0].text), [s.action for s in clip.plan.segments]

@@ -6,8 +6,8 @@ everything but the shape is the same recipe) on the same corpus and tokenizer fo
 same batches (so the same training tokens), then measures each size the same way: validation loss and next-token
 accuracy at the end of training, and predicate accuracy (`motionmill eval alignment`) on the test, zero-shot and
 free-form prompts with one sample per caption, step by step, at the shipped guidance and temperature. The
-default budget, 1,000 steps of 64 clips, is what the largest size trains in about two hours on 2 cores (about
-7 s a step), a quarter of the shipped model's 4,000 steps. It writes
+default budget, 1,000 steps of 64 clips, is what the largest size trains in about two hours on 2 cores (5 to 7 s
+a step), a quarter of the shipped model's 4,000 steps. It writes
 a Markdown table, `results.json` and `docs/scaling.png` and prints the table. Runs resume, so a stopped curve goes on.
 
 Run: `python bench/scaling_curve.py --corpus runs/builtin/corpus --tokenizer runs/builtin/tokenizer
