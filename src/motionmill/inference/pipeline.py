@@ -37,6 +37,7 @@ from motionmill.inference.sampling import generate_tokens
 from motionmill.inference.settings import DEFAULTS, SamplingSettings
 from motionmill.motion.container import Motion
 from motionmill.text.steps import split_steps
+from motionmill.utils.io import atomic_folder
 from motionmill.utils.provenance import copy_provenance
 
 __all__ = ["BUILTIN_MODEL", "MOTIONMILLION_NOTES", "TextToMotion", "assemble_pipeline", "import_motionmillion",
@@ -329,13 +330,11 @@ def _write_pipeline(folder, tokenizer, stats, generator, text_encoder_spec: str,
     """Write a pipeline folder; `sources` (tokenizer, generator runs) give each part its provenance, copied before
     pipeline.json so that the file still marks a complete folder."""
     from motionmill.checkpoints.tokenizer import save_tokenizer
-    from motionmill.utils.io import atomic_folder
 
-    folder = _replaceable(folder)
     settings = (sampling or SamplingSettings()).over(DEFAULTS)
     if settings.candidates > 1 and not reranker:
         raise ValueError(f"default candidates {settings.candidates} needs a reranker (--reranker)")
-    with atomic_folder(folder) as tmp:  # a folder exported again keeps no part of the old export
+    with _replacing(folder) as tmp:
         save_tokenizer(tokenizer, tmp / "tokenizer", stats)
         save_generator(generator, tmp / "generator")
         if sources:
@@ -343,17 +342,18 @@ def _write_pipeline(folder, tokenizer, stats, generator, text_encoder_spec: str,
             copy_provenance(sources[1], tmp / "generator")
         copied = _copy_rerankers(reranker, tmp) if reranker else None
         _write_info(tmp, text_encoder_spec, fps, settings, copied)
-    return folder
+    return Path(folder)
 
 
-def _replaceable(folder: str | Path) -> Path:
-    """`folder`, if a pipeline may be written there: new, empty, or a pipeline folder (which is replaced whole)."""
+def _replacing(folder: str | Path):
+    """`atomic_folder(folder)` where a pipeline may be written: a new or empty folder, or a pipeline folder, which
+    is replaced whole (an export written again keeps no part of the old one); any other folder is refused."""
     folder = Path(folder)
     in_use = folder.exists() and (not folder.is_dir() or any(folder.iterdir()))
     if in_use and not (folder / "pipeline.json").is_file():
         raise ValueError(f"{folder} exists and is not a pipeline folder (no pipeline.json); give a new or empty "
                          "folder, or a pipeline folder to replace")  # fmt: skip
-    return folder
+    return atomic_folder(folder)
 
 
 def _write_info(folder: Path, text_encoder_spec: str, fps: float, settings: SamplingSettings,
@@ -453,12 +453,9 @@ def import_motionmillion(tokenizer: str | Path, generator: str | Path, stats: st
                          f"{cfg.text_dim}-d ones (flan-t5-xl: 2048)")  # fmt: skip
     spec = f"t5:{encoder.folder},truncate={encoder.truncate}"  # an absolute folder: the pipeline may move
     del encoder  # loaded only to prove the folder works; freed before the generator's pages are read
-    from motionmill.utils.io import atomic_folder
-
-    out = _replaceable(out)
     sampling = SamplingSettings(greedy=True, guidance=1.0, candidates=1, compose=False).over(DEFAULTS)
-    with atomic_folder(out) as tmp:
+    with _replacing(out) as tmp:
         save_tokenizer(tok, tmp / "tokenizer", normalizer)
         write_generator_folder(build_generator(cfg, tensors), tmp / "generator")
         _write_info(tmp, spec, 30.0, sampling, notes=MOTIONMILLION_NOTES)
-    return out
+    return Path(out)
