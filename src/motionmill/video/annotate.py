@@ -1,0 +1,262 @@
+"""One video in, motion clips and recorded rejections out: decode, shots, pose, tracks, lifting, path, filters.
+
+The video is read once, frame by frame (bounded memory: a few kilobytes per frame are kept, never the frames). Per
+frame: the shot detector's thumbnail, MediaPipe's landmarks of the tracked person, and the background's shift
+against the previous frame. After the last frame the shots are cut, each shot's detections are split into tracks,
+and each track is lifted to SMPL-22 joints on the ground, then filtered. Every track or video that is not kept is
+returned as a `Rejection` with the stage, the filter, the measured value and a sentence; nothing is dropped silently.
+
+Shape legend: T frames, J joints (22).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from motionmill.motion.physics import foot_skating_ratio
+from motionmill.video.decode import DEFAULT_MAX_SIDE, VideoError, frames, probe
+from motionmill.video.lift import LandmarkRegressor, lift_track, smooth
+from motionmill.video.pose import FaceCounter, PoseEstimator
+from motionmill.video.shots import ShotDetector
+from motionmill.video.track import Track, TrackConfig, split_tracks
+from motionmill.video.trajectory import background_shift, camera_translation, focal_length, to_ground_frame
+
+__all__ = ["AnnotateConfig", "Rejection", "VideoClip", "annotate_video"]
+
+BODY = (11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
+"""MediaPipe landmarks of the limbs and trunk (the face and fingers are not needed for the body's motion)."""
+LIMBS = np.array([(11, 13), (13, 15), (12, 14), (14, 16), (23, 25), (25, 27), (24, 26), (26, 28)])
+"""The long bones, as MediaPipe landmark pairs: their lengths are what a body cannot change."""
+
+
+@dataclass(frozen=True)
+class AnnotateConfig:
+    max_side: int = DEFAULT_MAX_SIDE
+    lifter: str = "learned"
+    """"learned" (the shipped LandmarkRegressor), "geometric", or the folder of another fitted regressor."""
+    hfov_deg: float = 60.0
+    """Assumed horizontal field of view of the camera (the path's scale depends on it; trajectory.py)."""
+    smooth_s: float = 0.05
+    path_smooth_s: float = 0.15
+    """The body's translation is noisier than its pose (it comes from the 2D size), so it is smoothed more."""
+    min_track_s: float = 2.0
+    min_detected: float = 0.8
+    """Fraction of a track's frames with a detection (the rest are bridged)."""
+    min_visibility: float = 0.5
+    """Mean visibility of the body's landmarks over the detected frames."""
+    face_every: int = 5
+    """Faces are counted on every this-many-th frame."""
+    max_crowded: float = 0.3
+    """Largest share of a track's counted frames that show two faces or more."""
+    max_camera_shift: float = 0.004
+    """Median background shift per frame, as a fraction of the frame width; above it the camera moved."""
+    max_bone_variation: float = 0.15
+    """Largest coefficient of variation of a long bone's length (upper arm, forearm, thigh, shin) over the detected
+    frames, before the lengths are fixed."""
+    max_acceleration: float = 120.0
+    """Jitter: 99th percentile of joint accelerations, m/s^2, after smoothing."""
+    max_foot_skating: float = 0.5
+    """Share of frames in which a foot in contact with the floor slides (motion.physics.foot_skating_ratio)."""
+    track: TrackConfig = field(default_factory=TrackConfig)
+
+
+@dataclass
+class VideoClip:
+    video: str
+    start: int
+    """First video frame."""
+    fps: float
+    joints: np.ndarray
+    """(T, J, 3) metres, y up, floor at 0, x to the camera's right, z towards it."""
+    scores: dict
+    """The filters' measured values."""
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.joints)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    video: str
+    start: int
+    end: int
+    stage: str
+    """"decode", "shots", "track" or "motion"."""
+    filter: str
+    value: float
+    reason: str
+
+
+@dataclass
+class _Pass:
+    """What one decoding pass keeps per frame."""
+
+    poses: list = field(default_factory=list)
+    shifts: list = field(default_factory=list)
+    faces: list = field(default_factory=list)
+    """Faces on the frame, -1 where they were not counted."""
+    detector: ShotDetector = field(default_factory=ShotDetector)
+
+
+def _read(info, estimator_factory, face_every: int) -> _Pass:
+    import cv2
+
+    seen = _Pass()
+    previous_grey = None
+    count_faces = FaceCounter()
+    with estimator_factory() as estimate:
+        for t, frame in enumerate(frames(info)):
+            seen.detector.push(frame)
+            pose = estimate(frame)
+            seen.poses.append(pose)
+            seen.faces.append(count_faces(frame) if t % face_every == 0 else -1)
+            grey = cv2.resize(cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), (160, 160 * frame.shape[0] // frame.shape[1]))
+            scale = 160 / frame.shape[1]
+            box = None if pose is None else tuple(v * scale for v in pose.box)
+            shift = (0.0, 0.0) if previous_grey is None else background_shift(previous_grey, grey, box)
+            seen.shifts.append(np.hypot(*shift) / 160)  # fraction of the frame width
+            previous_grey = grey
+    count_faces.close()
+    return seen
+
+
+def _reject(video, track: Track, stage, flt, value, reason) -> Rejection:
+    return Rejection(video, track.start, track.end, stage, flt, float(value), reason)
+
+
+@functools.cache
+def _regressor(lifter: str) -> LandmarkRegressor | None:
+    """Loaded once per process, and only when a track is lifted."""
+    if lifter == "geometric":
+        return None
+    return LandmarkRegressor.load() if lifter == "learned" else LandmarkRegressor.load(lifter)
+
+
+def _lift(track: Track, size, fps, config: AnnotateConfig) -> tuple[np.ndarray, dict]:
+    """A track's joints on the ground (T, J, 3) and the measurements the motion filters need."""
+    limbs = track.world[:, LIMBS[:, 1]] - track.world[:, LIMBS[:, 0]]
+    lengths = np.linalg.norm(limbs[track.detected], axis=-1)  # (T, 8): upper arms, forearms, thighs, shins
+    variation = float((lengths.std(axis=0) / np.maximum(lengths.mean(axis=0), 1e-6)).max())
+    body = lift_track(track.world, fps, config.smooth_s, _regressor(config.lifter))
+    translation = camera_translation(smooth(track.world, config.smooth_s * fps), track.image, track.visibility,
+                                     focal_length(size[0], config.hfov_deg), (size[0] / 2, size[1] / 2))  # fmt: skip
+    translation = smooth(translation, config.path_smooth_s * fps)
+    joints, floor = to_ground_frame(body + translation[:, None], fps)
+    return joints, {"bone_variation": variation, **floor}
+
+
+def _check_track(video: str, track: Track, seen: _Pass, fps: float, config: AnnotateConfig):
+    """The first filter a track fails before lifting, as a Rejection, or None."""
+    seconds = track.frames / fps
+    if seconds < config.min_track_s:
+        return _reject(video, track, "track", "length", seconds, f"track of {seconds:.2f} s is shorter than "
+                       f"{config.min_track_s} s")  # fmt: skip
+    camera = float(np.median(seen.shifts[track.start : track.end]))
+    if camera > config.max_camera_shift:
+        return _reject(video, track, "track", "camera-motion", camera, f"the background moves {camera:.2%} of the "
+                       f"frame width per frame (> {config.max_camera_shift:.2%}): the camera moved")  # fmt: skip
+    faces = np.asarray(seen.faces[track.start : track.end])
+    crowded = float((faces[faces >= 0] >= 2).mean()) if (faces >= 0).any() else 0.0
+    if crowded > config.max_crowded:
+        return _reject(
+            video,
+            track,
+            "track",
+            "several-people",
+            crowded,
+            f"two or more faces on {crowded:.0%} of the frames (> {config.max_crowded:.0%})",
+        )
+    detected = float(track.detected.mean())
+    if detected < config.min_detected:
+        return _reject(
+            video,
+            track,
+            "track",
+            "detection",
+            detected,
+            f"the person is found in {detected:.0%} of the frames (< {config.min_detected:.0%})",
+        )
+    visibility = float(track.visibility[track.detected][:, BODY].mean())
+    if visibility < config.min_visibility:
+        return _reject(
+            video,
+            track,
+            "track",
+            "visibility",
+            visibility,
+            f"mean landmark visibility {visibility:.2f} < {config.min_visibility}",
+        )
+    return None
+
+
+def _check_motion(video: str, track: Track, joints: np.ndarray, lifted: dict, fps: float, config: AnnotateConfig):
+    if lifted["bone_variation"] > config.max_bone_variation:
+        return _reject(video, track, "motion", "bone-length", lifted["bone_variation"], "a bone's length varies "
+                       f"by {lifted['bone_variation']:.0%} (> {config.max_bone_variation:.0%})")  # fmt: skip
+    acceleration = np.linalg.norm(np.diff(joints, n=2, axis=0), axis=-1) * fps * fps
+    jitter = float(np.percentile(acceleration, 99)) if acceleration.size else 0.0
+    if jitter > config.max_acceleration:
+        return _reject(
+            video,
+            track,
+            "motion",
+            "jitter",
+            jitter,
+            f"99th percentile joint acceleration {jitter:.0f} m/s^2 > {config.max_acceleration:.0f}",
+        )
+    skating = foot_skating_ratio(joints, fps)
+    if skating > config.max_foot_skating:
+        return _reject(
+            video,
+            track,
+            "motion",
+            "foot-skating",
+            skating,
+            f"a foot on the floor slides in {skating:.0%} of the frames (> {config.max_foot_skating:.0%})",
+        )
+    return None
+
+
+def annotate_video(path: str | Path, config: AnnotateConfig | None = None,
+                   estimator_factory=PoseEstimator) -> tuple[list[VideoClip], list[Rejection], dict]:  # fmt: skip
+    """The motion clips of one video file, the rejections with their reasons, and counts of what was seen.
+
+    Never raises for a bad video: an unusable file is one rejection at stage "decode".
+    """
+    config = config or AnnotateConfig()
+    video = str(path)
+    try:
+        info = probe(path, config.max_side)
+        seen = _read(info, estimator_factory, config.face_every)
+    except VideoError as e:
+        return [], [Rejection(video, 0, 0, "decode", e.reason, float("nan"), e.detail)], {"frames": 0}
+    total = len(seen.poses)
+    shots = seen.detector.shots()
+    stats = {"frames": total, "fps": info.fps, "size": list(info.size), "shots": len(shots),
+             "detected_frames": int(sum(p is not None for p in seen.poses)), "config": asdict(config)}  # fmt: skip
+    shifts = np.asarray(seen.shifts)
+    clips, rejections = [], []
+    for shot in shots:
+        tracks = split_tracks(seen.poses[shot.start : shot.end], shot.start, info.fps, config.track)
+        if not tracks:
+            rejections.append(Rejection(video, shot.start, shot.end, "shots", "no-person", 0.0,
+                                        f"nobody found in frames {shot.start}-{shot.end}"))  # fmt: skip
+        for track in tracks:
+            rejection = _check_track(video, track, seen, info.fps, config)
+            if rejection is None:
+                joints, lifted = _lift(track, info.size, info.fps, config)
+                rejection = _check_motion(video, track, joints, lifted, info.fps, config)
+            if rejection is not None:
+                rejections.append(rejection)
+                continue
+            camera = float(np.median(shifts[track.start : track.end]))
+            scores = {"detected": float(track.detected.mean()), "camera_shift": camera, **lifted}
+            clips.append(VideoClip(video, track.start, info.fps, joints, scores))
+    if total <= 1:
+        rejections = [Rejection(video, 0, total, "decode", "too-short", float(total), f"{total} frame(s)")]
+    return clips, rejections, stats
