@@ -2,6 +2,8 @@
 video, and compared with the motion that was rendered (motionmill.video.closed_loop says how).
 
 Clips are the first `--clips` of the built-in corpus's test split (seed 7), cut to their first `--seconds`.
+`--no-motion-filters` keeps every track the motion filters (bone length, jitter, foot skating) would reject and
+prints the percentiles of their measures: run on `--split val`, this is how their thresholds are chosen.
 Prints the share of frames on which the person is found, the per-frame Procrustes MPJPE of the kept clips, the root
 path error of clips that travel at least 1 m as a share of the distance travelled, what was rejected and why, and the
 time per frame of rendering and of the pipeline. `--out FILE` writes every clip's figures as JSON.
@@ -28,9 +30,9 @@ MIN_TRAVEL = 1.0
 
 def run_view(task: tuple) -> dict:
     """Render one clip from one angle, annotate the video, and measure."""
-    index, angle, seconds, folder = task
+    index, angle, seconds, folder, motion_filters = task
     from motionmill.synth.corpus import make_clip
-    from motionmill.video.annotate import annotate_video
+    from motionmill.video.annotate import AnnotateConfig, annotate_video
     from motionmill.video.closed_loop import path_error, procrustes_mpjpe, render_video, view_for
 
     clip = make_clip(7, index, captions=False)
@@ -40,12 +42,15 @@ def run_view(task: tuple) -> dict:
     start = time.perf_counter()
     render_video(truth, view, path, clip.fps)
     rendered = time.perf_counter()
-    clips, rejections, stats = annotate_video(path)
+    config = AnnotateConfig() if motion_filters else \
+        AnnotateConfig(max_bone_variation=np.inf, max_acceleration=np.inf, max_foot_skating=np.inf)  # fmt: skip
+    clips, rejections, stats = annotate_video(path, config)
     annotated = time.perf_counter()
     row = {"clip": index, "angle": angle, "view": view.__dict__, "frames": len(truth),
            "actions": [s.action for s in clip.plan.segments], "found": stats["detected_frames"] / max(len(truth), 1),
            "rejections": [r.__dict__ for r in rejections], "render_s": rendered - start,
-           "pipeline_s": annotated - rendered, "kept_frames": 0, "errors_mm": [], "paths": []}  # fmt: skip
+           "pipeline_s": annotated - rendered, "kept_frames": 0, "errors_mm": [], "paths": [],
+           "scores": [c.scores for c in clips]}  # fmt: skip
     for c in clips:
         gt = truth[c.start : c.end]
         row["errors_mm"] += (1000 * procrustes_mpjpe(c.joints, gt)).tolist()
@@ -62,10 +67,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--split", default="test")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--no-motion-filters", action="store_true", help="keep what the motion filters would reject")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        tasks = [(i, a, args.seconds, folder) for i in split_indices(args.split, args.clips) for a in range(args.views)]
+        indices = split_indices(args.split, args.clips)
+        filters = not args.no_motion_filters
+        tasks = [(i, a, args.seconds, folder, filters) for i in indices for a in range(args.views)]
         with ProcessPoolExecutor(args.workers) as pool:
             rows = list(pool.map(run_view, tasks))
     frames = sum(r["frames"] for r in rows)
@@ -84,6 +92,12 @@ def main() -> None:
         print(f"root path error on {len(paths)} clips travelling >= {MIN_TRAVEL} m: mean {share.mean():.1%} of the "
               f"distance travelled, median {np.median(share):.1%}")  # fmt: skip
     print("rejections:", dict(reasons) or "none")
+    scores = [s for r in rows for s in r["scores"]]
+    for name in ("bone_variation", "jitter", "foot_skating"):
+        values = np.array([s[name] for s in scores])
+        if len(values):
+            print(f"{name} over {len(values)} kept tracks: " + ", ".join(
+                f"p{q} {np.percentile(values, q):.3g}" for q in (50, 90, 95, 98, 100)))  # fmt: skip
     render = sum(r["render_s"] for r in rows) / frames
     pipeline = sum(r["pipeline_s"] for r in rows) / frames
     print(f"time per frame: rendering {1000 * render:.0f} ms, pipeline {1000 * pipeline:.0f} ms "
