@@ -61,7 +61,7 @@ def camera_for(joints: np.ndarray, view: View, size: tuple[int, int]) -> Camera:
     return orbit_camera((centre[0], 0.9, centre[1]), size, view.yaw_deg, view.pitch_deg, distance, view.fov_deg)
 
 
-def _backdrop(name: str) -> np.ndarray:
+def _photo(name: str) -> np.ndarray:
     from skimage import data
 
     image = getattr(data, name)()
@@ -75,7 +75,7 @@ def render_video(joints: np.ndarray, view: View, path: str | Path, fps: float = 
 
     camera = camera_for(joints, view, size)
     rays = pixel_rays(camera)
-    backdrop = _backdrop(view.backdrop)
+    backdrop = _photo(view.backdrop)
     writer = imageio_ffmpeg.write_frames(str(path), size, fps=fps, quality=8, macro_block_size=16,
                                          ffmpeg_log_level="error")  # fmt: skip
     writer.send(None)
@@ -120,7 +120,7 @@ def _clip_pairs(task: tuple) -> tuple[np.ndarray, np.ndarray]:
     joints = clip.joints[: int(seconds * clip.fps)]
     view = view_for(seed, index, angle)
     camera = camera_for(joints, view, (640, 480))
-    rays, backdrop = pixel_rays(camera), _backdrop(view.backdrop)
+    rays, backdrop = pixel_rays(camera), _photo(view.backdrop)
     world, truth = [], []
     with PoseEstimator() as estimate:  # tracking, as on a video: every frame goes through, every `stride`-th is kept
         for t, pose_joints in enumerate(joints):
