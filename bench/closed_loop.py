@@ -22,6 +22,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from motionmill.video.closed_loop import split_indices
 
@@ -75,7 +76,7 @@ def main() -> None:
         filters = not args.no_motion_filters
         tasks = [(i, a, args.seconds, folder, filters) for i in indices for a in range(args.views)]
         with ProcessPoolExecutor(args.workers) as pool:
-            rows = list(pool.map(run_view, tasks))
+            rows = list(tqdm(pool.map(run_view, tasks), total=len(tasks), unit="video", desc="closed loop"))
     frames = sum(r["frames"] for r in rows)
     found = sum(r["found"] * r["frames"] for r in rows) / frames
     errors = np.concatenate([r["errors_mm"] for r in rows if r["errors_mm"]] or [np.zeros(0)])

@@ -136,12 +136,15 @@ def landmark_pairs(indices: list[int], views: int = 2, seconds: float = 4.0, str
     """(N, L, 3) MediaPipe landmarks and (N, J, 3) joints of built-in clips `indices`, rendered from `views` angles."""
     from concurrent.futures import ProcessPoolExecutor
 
+    from tqdm.auto import tqdm
+
     tasks = [(seed, i, a, seconds, stride) for i in indices for a in range(views)]
+    progress = {"total": len(tasks), "unit": "video", "desc": "render + pose"}
     if workers > 1:
         with ProcessPoolExecutor(workers) as pool:
-            parts = list(pool.map(_clip_pairs, tasks))
+            parts = list(tqdm(pool.map(_clip_pairs, tasks), **progress))
     else:
-        parts = [_clip_pairs(t) for t in tasks]
+        parts = [_clip_pairs(t) for t in tqdm(tasks, **progress)]
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
