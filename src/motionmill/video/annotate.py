@@ -215,7 +215,6 @@ def annotate_video(path: str | Path, config: AnnotateConfig | None = None,
     shots = seen.detector.shots()
     stats = {"frames": total, "fps": info.fps, "size": list(info.size), "shots": len(shots),
              "detected_frames": int(sum(p is not None for p in seen.poses)), "config": asdict(config)}  # fmt: skip
-    shifts = np.asarray(seen.shifts)
     clips, rejections = [], []
     for shot in shots:
         tracks = split_tracks(seen.poses[shot.start : shot.end], shot.start, info.fps, config.track)
@@ -226,7 +225,7 @@ def annotate_video(path: str | Path, config: AnnotateConfig | None = None,
             rejection = _check_track(video, track, seen, info.fps, config)
             if rejection is None:
                 joints, lifted = _lift(track, info.size, info.fps, config)
-                camera = float(np.median(shifts[track.start : track.end]))
+                camera = float(np.median(seen.shifts[track.start : track.end]))
                 scores = {"detected": float(track.detected.mean()), "camera_shift": camera, **lifted,
                           **_motion_scores(joints, info.fps)}  # fmt: skip
                 rejection = _check_motion(video, track, scores, config)
