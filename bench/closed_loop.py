@@ -6,7 +6,8 @@ Clips are the first `--clips` of the built-in corpus's test split (seed 7), cut 
 prints the percentiles of their measures: run on `--split val`, this is how their thresholds are chosen.
 Prints the share of frames on which the person is found, the per-frame Procrustes MPJPE of the kept clips, the root
 path error of clips that travel at least 1 m as a share of the distance travelled, what was rejected and why, and the
-time per frame of rendering and of the pipeline. `--out FILE` writes every clip's figures as JSON.
+time per frame of rendering and of the pipeline. `--out FILE` writes every clip's figures as JSON; `--save DIR`
+keeps each kept clip's recovered joints.
 
 Run: `python bench/closed_loop.py [--clips 40] [--views 2] [--split test] [--workers 2]`.
 """
@@ -31,7 +32,7 @@ MIN_TRAVEL = 1.0
 
 def run_view(task: tuple) -> dict:
     """Render one clip from one angle, annotate the video, and measure."""
-    index, angle, seconds, folder, motion_filters = task
+    index, angle, seconds, folder, motion_filters, save = task
     from motionmill.synth.corpus import make_clip
     from motionmill.video.annotate import AnnotateConfig, annotate_video
     from motionmill.video.closed_loop import path_error, procrustes_mpjpe, render_video, view_for
@@ -52,7 +53,10 @@ def run_view(task: tuple) -> dict:
            "rejections": [r.__dict__ for r in rejections], "render_s": rendered - start,
            "pipeline_s": annotated - rendered, "kept_frames": 0, "errors_mm": [], "paths": [],
            "scores": [c.scores for c in clips]}  # fmt: skip
-    for c in clips:
+    for k, c in enumerate(clips):
+        if save:
+            np.savez(Path(save) / f"clip{index}-{angle}-{k}.npz", joints=c.joints, start=c.start, fps=c.fps,
+                     index=index, angle=angle)  # fmt: skip
         gt = truth[c.start : c.end]
         row["errors_mm"] += (1000 * procrustes_mpjpe(c.joints, gt)).tolist()
         row["kept_frames"] += len(gt)
@@ -70,11 +74,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-motion-filters", action="store_true", help="keep what the motion filters would reject")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--save", type=Path, help="folder for every kept clip's recovered joints (.npz)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         indices = split_indices(args.split, args.clips)
         filters = not args.no_motion_filters
-        tasks = [(i, a, args.seconds, folder, filters) for i in indices for a in range(args.views)]
+        if args.save:
+            args.save.mkdir(parents=True, exist_ok=True)
+        save = args.save and str(args.save)
+        tasks = [(i, a, args.seconds, folder, filters, save) for i in indices for a in range(args.views)]
         with ProcessPoolExecutor(args.workers) as pool:
             rows = list(tqdm(pool.map(run_view, tasks), total=len(tasks), unit="video", desc="closed loop"))
     frames = sum(r["frames"] for r in rows)

@@ -158,3 +158,41 @@ def split_indices(split: str, count: int, seed: int = 7) -> list[int]:
             out.append(index)
         index += 1
     return out
+
+
+def caption_agreement(plan, caption, start: int, frames: int, fps: float = 30.0, min_seconds: float = 1.0) -> list:
+    """How a caption of recovered frames [start, start + frames) of a video agrees with the plan that was rendered.
+
+    A plan segment is scored when at least `min_seconds` and half of it lie in the recovered frames. The action the
+    caption names for it is the action of the caption part that covers most of those frames. Direction (of travel,
+    or of a turn within 45 degrees) and count are scored where the plan gives them and the whole segment was
+    recovered (a count or a turn cut in half cannot be right).
+
+    Returns:
+        One dict per scored segment: "action" (the plan's), "named", and "direction_ok" / "count_ok" / "side_ok"
+        (True, False, or None when not scored; the side of a one-sided action is scored on any overlap).
+    """
+    rows = []
+    end = start + frames
+    for seg in plan.segments:
+        s, e = round(seg.start * fps), round(seg.end * fps)
+        lo, hi = max(s, start), min(e, end)
+        if hi - lo < max(min_seconds * fps, 0.5 * (e - s)):
+            continue
+        overlap = [min(hi, start + round(p.end * fps)) - max(lo, start + round(p.start * fps)) for p in caption.parts]
+        part = caption.parts[int(np.argmax(overlap))]
+        whole = s >= start and e <= end
+        direction = seg.modifier("direction")
+        turn = seg.modifier("turn")
+        reps = seg.modifier("reps")
+        side = seg.modifier("side")
+        row = {"action": seg.action, "named": part.action, "direction_ok": None, "count_ok": None,
+               "side_ok": part.detail("side") == side if side in ("left", "right") else None}  # fmt: skip
+        if whole and turn is not None:
+            row["direction_ok"] = abs(float(part.detail("turn", 0)) - float(turn)) <= 45
+        elif whole and direction is not None:
+            row["direction_ok"] = part.detail("direction") == direction
+        if whole and reps is not None:
+            row["count_ok"] = part.detail("count") == int(reps)
+        rows.append(row)
+    return rows
