@@ -479,6 +479,26 @@ def _video_fit_lifter_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=2, help="processes rendering and estimating (default 2)")
 
 
+def video_inspect(video: str, out: str, lifter: str = "learned") -> None:
+    """Annotate one video and write, for checking it by eye, the frames with the tracked landmarks beside the
+    recovered motion (inspect.mp4), every kept clip as .npy, .bvh and .html, and report.json."""
+    from motionmill.video.annotate import AnnotateConfig
+    from motionmill.video.inspect import inspect_video
+
+    report = inspect_video(video, out, AnnotateConfig(lifter=lifter))
+    print(f"{out}: {report['frames']} frames, shots: {len(report['shots'])}, clips kept: {len(report['clips'])}, "
+          f"rejections: {len(report['rejections'])}; see inspect.mp4 and report.json")  # fmt: skip
+    if failed := [c["caption_error"] for c in report["clips"] if "caption_error" in c]:
+        print(f"{len(failed)} clip(s) without a caption: {failed[0]}")
+
+
+def _video_inspect_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("video", help="a video file ffmpeg can read")
+    p.add_argument("--out", required=True, help="folder for inspect.mp4, clip<k>.npy/.bvh/.html and report.json")
+    p.add_argument("--lifter", default="learned", help="learned (the shipped regressor), geometric, or the folder of "
+                   "a regressor fitted by video fit-lifter (default learned)")  # fmt: skip
+
+
 # name -> (function, argument builder, help). A name with a space is a subcommand of a group ("corpus build").
 COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "convert": (convert, _convert_args, "convert a motion file to another format"),
@@ -504,6 +524,7 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "eval serve": (eval_serve, _eval_serve_args, "serve a prompts report and store its human ratings"),
     "eval ratings": (eval_ratings, _eval_ratings_args, "export the human ratings of a prompts report to CSV"),
     "video fit-lifter": (video_fit_lifter, _video_fit_lifter_args, "fit the landmark-to-joint regressor"),
+    "video inspect": (video_inspect, _video_inspect_args, "landmarks beside the recovered motion, to check by eye"),
 }
 
 

@@ -198,11 +198,14 @@ def _check_motion(video: str, track: Track, scores: dict, c: AnnotateConfig) -> 
     ])  # fmt: skip
 
 
-def annotate_video(path: str | Path, config: AnnotateConfig | None = None,
-                   estimator_factory=PoseEstimator) -> tuple[list[VideoClip], list[Rejection], dict]:  # fmt: skip
+def annotate_video(path: str | Path, config: AnnotateConfig | None = None, estimator_factory=PoseEstimator,
+                   keep_poses: bool = False) -> tuple[list[VideoClip], list[Rejection], dict]:  # fmt: skip
     """The motion clips of one video file, the rejections with their reasons, and counts of what was seen.
 
-    Never raises for a bad video: an unusable file is one rejection at stage "decode".
+    The stats also hold the shot detector's `boundaries` and `shot_spans` (dicts of frame numbers), and with
+    `keep_poses` the `poses`: every frame's `PoseFrame` of the tracked person, or None (for drawing them, as
+    `video.inspect` does; a few kilobytes per frame). Never raises for a bad video: an unusable file is one rejection
+    at stage "decode".
     """
     config = config or AnnotateConfig()
     video = str(path)
@@ -214,7 +217,11 @@ def annotate_video(path: str | Path, config: AnnotateConfig | None = None,
     total = len(seen.poses)
     shots = seen.detector.shots()
     stats = {"frames": total, "fps": info.fps, "size": list(info.size), "shots": len(shots),
-             "detected_frames": int(sum(p is not None for p in seen.poses)), "config": asdict(config)}  # fmt: skip
+             "detected_frames": int(sum(p is not None for p in seen.poses)), "config": asdict(config),
+             "boundaries": [asdict(b) for b in seen.detector.boundaries()],
+             "shot_spans": [asdict(s) for s in shots]}  # fmt: skip
+    if keep_poses:
+        stats["poses"] = seen.poses
     clips, rejections = [], []
     for shot in shots:
         tracks = split_tracks(seen.poses[shot.start : shot.end], shot.start, info.fps, config.track)
