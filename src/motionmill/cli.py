@@ -479,6 +479,29 @@ def _video_fit_lifter_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=2, help="processes rendering and estimating (default 2)")
 
 
+def video_fit_captioner(out: str, train_clips: int = 6000, val_clips: int = 300, steps: int = 3000,
+                        seed: int = 0) -> None:  # fmt: skip
+    """Fit the offline captioner's action classifier on built-in train clips; keep the best step on val clips."""
+    from motionmill.utils.provenance import source_commit
+    from motionmill.video.caption_fit import FitConfig, fit_action_classifier
+
+    config = FitConfig(train_clips=train_clips, val_clips=val_clips, steps=steps, seed=seed)
+    classifier = fit_action_classifier(config)
+    classifier.info["commit"] = source_commit()
+    classifier.info["command"] = (f"motionmill video fit-captioner --train-clips {train_clips} --val-clips "
+                                  f"{val_clips} --steps {steps} --seed {seed}")  # fmt: skip
+    classifier.save(out)
+    print(f"{out}: val frame accuracy {classifier.info['val_frame_accuracy']:.1%}")
+
+
+def _video_fit_captioner_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", required=True, help="folder for weights.safetensors, config.json and info.json")
+    p.add_argument("--train-clips", type=int, default=6000, help="built-in train clips (default 6000)")
+    p.add_argument("--val-clips", type=int, default=300, help="built-in val clips that pick the step (default 300)")
+    p.add_argument("--steps", type=int, default=3000, help="optimiser steps of 32 five-second windows (default 3000)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the initialisation, batches and disturbances")
+
+
 def video_inspect(video: str, out: str, lifter: str = "learned") -> None:
     """Annotate one video and write, for checking it by eye, the frames with the tracked landmarks beside the
     recovered motion (inspect.mp4), every kept clip as .npy, .bvh and .html, and report.json."""
@@ -525,6 +548,7 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "eval ratings": (eval_ratings, _eval_ratings_args, "export the human ratings of a prompts report to CSV"),
     "video fit-lifter": (video_fit_lifter, _video_fit_lifter_args, "fit the landmark-to-joint regressor"),
     "video inspect": (video_inspect, _video_inspect_args, "landmarks beside the recovered motion, to check by eye"),
+    "video fit-captioner": (video_fit_captioner, _video_fit_captioner_args, "fit the offline captioner's classifier"),
 }
 
 
