@@ -14,14 +14,13 @@ Run: `python bench/captioner.py --recovered runs/video/recovered/test` or `pytho
 from __future__ import annotations
 
 import argparse
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 from motionmill.synth.corpus import make_clip
 from motionmill.video import caption as C
-from motionmill.video.closed_loop import caption_agreement, split_indices
+from motionmill.video.closed_loop import caption_agreement, caption_report, split_indices
 
 SEED = 7
 
@@ -49,16 +48,6 @@ def clean_rows(split: str, clips: int, caption, disturbed: bool) -> list[dict]:
     return rows
 
 
-def summary(rows: list[dict]) -> dict:
-    def share(key):
-        scored = [r[key] for r in rows if r[key] is not None]
-        return (float(np.mean(scored)) if scored else float("nan")), len(scored)
-
-    action = float(np.mean([r["action"] == r["named"] for r in rows])) if rows else float("nan")
-    return {"segments": len(rows), "action": action, "direction": share("direction_ok"), "count": share("count_ok"),
-            "side": share("side_ok")}
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--recovered", type=Path)
@@ -81,15 +70,8 @@ def main() -> None:
     else:
         rows = clean_rows(args.clean, args.clips, caption, args.disturbed)
         what = f"{args.clips} {'disturbed' if args.disturbed else 'clean'} built-in {args.clean} clips"
-    s = summary(rows)
-    print(f"{what}: {s['segments']} segments")
-    print(f"right action: {s['action']:.1%}; right direction or turn: {s['direction'][0]:.1%} of "
-          f"{s['direction'][1]}; right count: {s['count'][0]:.1%} of {s['count'][1]}; right side: {s['side'][0]:.1%} "
-          f"of {s['side'][1]}")  # fmt: skip
-    confusions = Counter((r["action"], r["named"]) for r in rows if r["action"] != r["named"])
-    print("most frequent confusions (plan -> caption):",
-          ", ".join(f"{a}->{b} x{n}" for (a, b), n in confusions.most_common(10)) or "none")  # fmt: skip
-
+    print(f"{what}: {len(rows)} segments")
+    print(caption_report(rows))
 
 if __name__ == "__main__":
     main()

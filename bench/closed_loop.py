@@ -5,7 +5,8 @@ Clips are the first `--clips` of the built-in corpus's test split (seed 7), cut 
 `--no-motion-filters` keeps every track the motion filters (bone length, jitter, foot skating) would reject and
 prints the percentiles of their measures: run on `--split val`, this is how their thresholds are chosen.
 Prints the share of frames on which the person is found, the per-frame Procrustes MPJPE of the kept clips, the root
-path error of clips that travel at least 1 m as a share of the distance travelled, what was rejected and why, and the
+path error of clips that travel at least 1 m as a share of the distance travelled, what was rejected and why, how the
+offline captioner's parts agree with the plan (video.closed_loop.caption_agreement), and the
 time per frame of rendering and of the pipeline. `--out FILE` writes every clip's figures as JSON; `--save DIR`
 keeps each kept clip's recovered joints.
 
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from motionmill.video.closed_loop import split_indices
+from motionmill.video.closed_loop import caption_report, split_indices
 
 MIN_TRAVEL = 1.0
 
@@ -35,7 +36,8 @@ def run_view(task: tuple) -> dict:
     index, angle, seconds, folder, motion_filters, save = task
     from motionmill.synth.corpus import make_clip
     from motionmill.video.annotate import AnnotateConfig, annotate_video
-    from motionmill.video.closed_loop import path_error, procrustes_mpjpe, render_video, view_for
+    from motionmill.video.caption import caption_motion
+    from motionmill.video.closed_loop import caption_agreement, path_error, procrustes_mpjpe, render_video, view_for
 
     clip = make_clip(7, index, captions=False)
     truth = clip.joints[: int(seconds * clip.fps)]
@@ -52,12 +54,13 @@ def run_view(task: tuple) -> dict:
            "actions": [s.action for s in clip.plan.segments], "found": stats["detected_frames"] / max(len(truth), 1),
            "rejections": [r.__dict__ for r in rejections], "render_s": rendered - start,
            "pipeline_s": annotated - rendered, "kept_frames": 0, "errors_mm": [], "paths": [],
-           "scores": [c.scores for c in clips]}  # fmt: skip
+           "scores": [c.scores for c in clips], "captions": []}  # fmt: skip
     for k, c in enumerate(clips):
         if save:
             np.savez(Path(save) / f"clip{index}-{angle}-{k}.npz", joints=c.joints, start=c.start, fps=c.fps,
                      index=index, angle=angle)  # fmt: skip
         gt = truth[c.start : c.end]
+        row["captions"] += caption_agreement(clip.plan, caption_motion(c.joints, c.fps), c.start, len(gt), c.fps)
         row["errors_mm"] += (1000 * procrustes_mpjpe(c.joints, gt)).tolist()
         row["kept_frames"] += len(gt)
         error, travelled = path_error(c.joints[:, 0, [0, 2]], gt[:, 0, [0, 2]])
@@ -101,6 +104,7 @@ def main() -> None:
         print(f"root path error on {len(paths)} clips travelling >= {MIN_TRAVEL} m: mean {share.mean():.1%} of the "
               f"distance travelled, median {np.median(share):.1%}")  # fmt: skip
     print("rejections:", dict(reasons) or "none")
+    print(caption_report([c for r in rows for c in r["captions"]]))
     scores = [s for r in rows for s in r["scores"]]
     for name in ("bone_variation", "jitter", "foot_skating"):
         values = np.array([s[name] for s in scores])

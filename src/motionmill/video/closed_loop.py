@@ -28,7 +28,8 @@ import numpy as np
 from motionmill.export.render import Camera, orbit_camera
 from motionmill.video.figure import LOOKS, pixel_rays, render_figure
 
-__all__ = ["View", "landmark_pairs", "path_error", "procrustes_mpjpe", "render_video", "split_indices", "view_for"]
+__all__ = ["View", "caption_agreement", "caption_report", "caption_summary", "landmark_pairs", "path_error",
+           "procrustes_mpjpe", "render_video", "split_indices", "view_for"]
 
 BACKDROPS = ("coffee", "astronaut", "rocket", "chelsea", "immunohistochemistry", "coins")
 
@@ -196,3 +197,27 @@ def caption_agreement(plan, caption, start: int, frames: int, fps: float = 30.0,
             row["count_ok"] = part.detail("count") == int(reps)
         rows.append(row)
     return rows
+
+
+def caption_summary(rows: list[dict]) -> dict:
+    """`caption_agreement` rows -> {"segments", "action": share, "direction"/"count"/"side": (share, scored)}."""
+
+    def share(key: str) -> tuple[float, int]:
+        scored = [r[key] for r in rows if r[key] is not None]
+        return (float(np.mean(scored)) if scored else float("nan")), len(scored)
+
+    action = float(np.mean([r["action"] == r["named"] for r in rows])) if rows else float("nan")
+    return {"segments": len(rows), "action": action, "direction": share("direction_ok"), "count": share("count_ok"),
+            "side": share("side_ok")}  # fmt: skip
+
+
+def caption_report(rows: list[dict]) -> str:
+    """Two lines: the shares of `caption_summary` and the most frequent confusions."""
+    from collections import Counter
+
+    s = caption_summary(rows)
+    confusions = Counter((r["action"], r["named"]) for r in rows if r["action"] != r["named"])
+    return (f"captions on {s['segments']} segments: right action {s['action']:.1%}; right direction or turn "
+            f"{s['direction'][0]:.1%} of {s['direction'][1]}; right count {s['count'][0]:.1%} of {s['count'][1]}; "
+            f"right side {s['side'][0]:.1%} of {s['side'][1]}\nmost frequent confusions (plan -> caption): "
+            + (", ".join(f"{a}->{b} x{n}" for (a, b), n in confusions.most_common(10)) or "none"))  # fmt: skip
