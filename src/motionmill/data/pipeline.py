@@ -8,11 +8,12 @@ function of its inputs, whatever runs it:
   that loads, filters and writes its shard with `store.ShardWriter`. The same function runs in-process, in a local
   process pool or as Ray tasks, so the corpus is byte-identical across engines and worker counts.
 * Nothing is lost silently. An item whose `load` raises is quarantined (stage "read", filter "load"); one that
-  yields no sample is quarantined once (filter "empty"); a sample that cannot be resampled or fails a quality
-  filter is quarantined with the filter, the value and the reason. Accounting: an item has `max(1, samples)`
-  outcomes and each outcome is exactly one clip-table row or one quarantine row, so
-  `sum over items of max(1, samples) == clips + quarantined`; the build checks this (and each part's row counts
-  against its shard info) and raises if it does not hold.
+  yields no sample is quarantined once (filter "empty"); a rejection sample (`Sample.rejection`: a part the source
+  rejected itself, such as a video's track) is quarantined with the source's stage, filter, value and reason; a
+  sample that cannot be resampled or fails a quality filter is quarantined with the filter, the value and the
+  reason. Accounting: an item has `max(1, samples)` outcomes (rejection samples are samples) and each outcome is
+  exactly one clip-table row or one quarantine row, so `sum over items of max(1, samples) == clips + quarantined`;
+  the build checks this (and each part's row counts against its shard info) and raises if it does not hold.
 * Resumable. A shard is done when `completed_shard` finds its files intact and its plan digest (sources, keys,
   frame rate, split rule, quality thresholds) matches; a rerun after a crash or `kill -9` only redoes the rest.
   Finalisation streams the parts shard by shard in shard order and is deterministic, so a resumed build equals a
@@ -212,6 +213,9 @@ def _process_item(writer: ShardWriter, source: Source, key: str, spec: ShardSpec
 def _process_sample(writer: ShardWriter, source: Source, sample: Sample, spec: ShardSpec, tally: dict) -> None:
     """Resample to the corpus rate, run the quality filters, then add the clip or quarantine it."""
     sid = str(sample.id)
+    if sample.rejection is not None:  # rejected by its source: recorded as the source measured it
+        stage, flt, value, reason = sample.rejection
+        return _reject(writer, tally, sid, source.name, str(stage), str(flt), value, str(reason))
     try:
         if sample.motion.fps != spec.fps:
             sample.motion = sample.motion.resample(spec.fps)

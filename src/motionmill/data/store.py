@@ -60,7 +60,7 @@ class QuarantineRecord:
     item: str
     source: str
     stage: str
-    """read | featurise | filter | store."""
+    """read | featurise | filter | store, or a source's own stage (video: decode | shots | track | motion | caption)."""
     filter: str
     """The filter (quality stage) or the kind of failure: load, empty, resample, error."""
     value: float

@@ -5,9 +5,13 @@ a time, raising ValueError (or OSError) with a reason for bad input; the pipelin
 on. Sources are plain dataclasses so they pickle to worker processes and Ray tasks.
 
 Spec strings name a source on the command line: `humanml3d:DIR`, `motionmillion:DIR`, `amass:DIR`, `bvh:DIR`,
-`amc:DIR`, `builtin:N[:SEED]`. Options follow the folder after commas, e.g.
-`motionmillion:DIR,split=version1/t2m_60_300`, `amass:DIR,clip_seconds=8`, `bvh:DIR,units=cm` (each reader
-documents its options; unknown ones are errors).
+`amc:DIR`, `video:DIR`, `builtin:N[:SEED]`. Options follow the folder after commas, e.g.
+`motionmillion:DIR,split=version1/t2m_60_300`, `amass:DIR,clip_seconds=8`, `bvh:DIR,units=cm`,
+`video:DIR,lifter=geometric` (each reader documents its options; unknown ones are errors).
+
+A source that examines an item in parts (the video source: one part per person track) may reject some parts itself.
+It returns each as a rejection sample (`Sample.rejected`), which the pipeline quarantines with the source's own
+stage, filter, value and reason, so a part rejected before it became motion is recorded like any other.
 """
 
 from __future__ import annotations
@@ -22,18 +26,27 @@ __all__ = ["Sample", "Source", "open_source"]
 
 @dataclass
 class Sample:
-    """One clip ready for filtering and storage."""
+    """One clip ready for filtering and storage, or one part of an item that its source rejected (`rejection`)."""
 
     id: str
-    """Globally unique clip id, "<source>/<key>"."""
-    motion: Motion
-    """The motion, resampled to the corpus frame rate (30 fps)."""
+    """Globally unique clip id, "<source>/<key>" (with a "#<part>" suffix when an item yields several)."""
+    motion: Motion | None
+    """The motion, resampled to the corpus frame rate (30 fps); None on a rejection sample."""
     texts: list[dict] = field(default_factory=list)
     """[{"text": str, "start": seconds, "end": seconds}]; start = end = 0 means the whole clip."""
     licence: str = ""
     split: str | None = None
     """The split the source assigns (HumanML3D and MotionMillion split files, built-in plans), or None."""
     meta: dict = field(default_factory=dict)
+    rejection: tuple[str, str, float, str] | None = None
+    """(stage, filter, value, reason) when the source rejected this part itself, else None. The pipeline writes it
+    to the quarantine as it is, under `id`, before resampling and the quality filters; it counts as a sample in the
+    build's accounting (one sample, one quarantine row)."""
+
+    @classmethod
+    def rejected(cls, id: str, stage: str, filter: str, value: float, reason: str) -> Sample:
+        """A rejection sample: no motion, only what the quarantine records."""
+        return cls(id, None, rejection=(stage, filter, float(value), reason))
 
 
 class Source(Protocol):
@@ -55,6 +68,7 @@ SOURCES: dict[str, str] = {
     "amass": "motionmill.data.sources.amass:AmassSource",
     "bvh": "motionmill.data.sources.bvh:BvhSource",
     "amc": "motionmill.data.sources.amc:AmcSource",
+    "video": "motionmill.data.sources.video:VideoSource",
     "builtin": "motionmill.data.sources.builtin:BuiltinSource",
 }
 
