@@ -480,16 +480,17 @@ def _video_fit_lifter_args(p: argparse.ArgumentParser) -> None:
 
 
 def video_fit_captioner(out: str, train_clips: int = 6000, val_clips: int = 300, steps: int = 3000,
-                        seed: int = 0) -> None:  # fmt: skip
+                        seed: int = 0, recovered: str | None = None) -> None:  # fmt: skip
     """Fit the offline captioner's action classifier on built-in train clips; keep the best step on val clips."""
     from motionmill.utils.provenance import source_commit
     from motionmill.video.caption_fit import FitConfig, fit_action_classifier
 
-    config = FitConfig(train_clips=train_clips, val_clips=val_clips, steps=steps, seed=seed)
+    config = FitConfig(train_clips=train_clips, val_clips=val_clips, steps=steps, seed=seed, recovered=recovered)
     classifier = fit_action_classifier(config)
     classifier.info["commit"] = source_commit()
     classifier.info["command"] = (f"motionmill video fit-captioner --train-clips {train_clips} --val-clips "
-                                  f"{val_clips} --steps {steps} --seed {seed}")  # fmt: skip
+                                  f"{val_clips} --steps {steps} --seed {seed}"
+                                  + (f" --recovered {recovered}" if recovered else ""))  # fmt: skip
     classifier.save(out)
     print(f"{out}: val frame accuracy {classifier.info['val_frame_accuracy']:.1%}")
 
@@ -500,6 +501,8 @@ def _video_fit_captioner_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-clips", type=int, default=300, help="built-in val clips that pick the step (default 300)")
     p.add_argument("--steps", type=int, default=3000, help="optimiser steps of 32 five-second windows (default 3000)")
     p.add_argument("--seed", type=int, default=0, help="seed of the initialisation, batches and disturbances")
+    p.add_argument("--recovered", help="motions recovered from rendered train clips: python bench/closed_loop.py "
+                   "--split train --save DIR (docs/video.md)")  # fmt: skip
 
 
 def video_inspect(video: str, out: str, lifter: str = "learned") -> None:

@@ -8,7 +8,7 @@ from motionmill.synth.compose import compose
 from motionmill.synth.corpus import make_clip
 from motionmill.synth.plan import ClipPlan, Segment
 from motionmill.video import caption as C
-from motionmill.video.caption_fit import FitConfig, disturb, fit_action_classifier
+from motionmill.video.caption_fit import ACTION_LABELS, FitConfig, disturb, fit_action_classifier, recovered_clips
 from motionmill.video.closed_loop import caption_agreement, split_indices
 
 
@@ -87,16 +87,39 @@ def test_the_shipped_captioner_on_clean_test_clips():
     assert caption.text.startswith("a person ") and all(p.text.startswith("a person ") for p in caption.parts)
 
 
+def save_recovered(folder, index, start, frames):
+    """A stand-in for a motion the closed loop recovered: the rendered clip's frames, disturbed, in its file format."""
+    joints = disturb(make_clip(7, index, captions=False).joints[start : start + frames], np.random.default_rng(index))
+    np.savez(folder / f"clip{index}-0-0.npz", joints=joints, start=start, fps=30.0, index=index, angle=0)
+
+
+def test_recovered_clips_are_train_clips_labelled_from_their_first_frame(tmp_path):
+    train, val = split_indices("train", 2), split_indices("val", 1)
+    save_recovered(tmp_path, train[0], 10, 50)
+    save_recovered(tmp_path, train[1], 0, 40)
+    [(joints, truth, actions, _), _] = recovered_clips(tmp_path)
+    clip = make_clip(7, train[0], captions=False)
+    assert joints.shape == truth.shape == (50, 22, 3) and np.allclose(truth, clip.joints[10:60], atol=1e-6)
+    first = next(s for s in clip.plan.segments if s.start <= 10 / 30 < s.end)
+    assert ACTION_LABELS[actions[0]] == first.action
+    save_recovered(tmp_path, val[0], 0, 40)
+    with pytest.raises(ValueError, match="val split, not train"):
+        recovered_clips(tmp_path)
+
+
 def test_fitting_learns_and_the_saved_classifier_gives_the_same_answers(tmp_path):
-    config = FitConfig(train_clips=120, val_clips=20, steps=40, eval_every=20, width=32)
+    for index in split_indices("train", 3):
+        save_recovered(tmp_path, index, 0, 90)
+    config = FitConfig(train_clips=120, val_clips=20, steps=60, eval_every=10, width=32, recovered=str(tmp_path))
     classifier = fit_action_classifier(config, progress=False)
     history = classifier.info["history"]
-    assert history[-1]["val_frame_accuracy"] > 3 / len(classifier.actions)  # well above chance after 40 steps
+    assert history[-1]["loss"] < 0.8 * history[0]["loss"]
+    assert history[-1]["val_frame_accuracy"] > 2 / len(classifier.actions)  # above chance after 60 small steps
     loaded = C.ActionClassifier.load(classifier.save(tmp_path / "clf"))
     joints = disturb(make_clip(7, 5, captions=False).joints, np.random.default_rng(0))
     for a, b in zip(classifier.probabilities(joints, 30), loaded.probabilities(joints, 30), strict=True):
         np.testing.assert_allclose(a, b, atol=1e-6)
-    assert loaded.info["recipe"]["steps"] == 40
+    assert loaded.info["recipe"]["steps"] == 60
 
 
 def test_a_missing_classifier_folder_is_named(tmp_path):

@@ -21,7 +21,7 @@ __all__ = ["ActionNet", "ActionNetConfig"]
 @dataclass(frozen=True)
 class ActionNetConfig:
     features: int = 136
-    actions: int = 49
+    actions: int = 47
     layers: int = 20
     """Labels of the layered upper-body action, "none" included."""
     width: int = 128

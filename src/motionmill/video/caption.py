@@ -260,16 +260,22 @@ def _generic_count(j: np.ndarray, fps: float) -> int:
     return P.count_repetitions(signal, fps, prominence=0.4 * float(np.ptp(signal)), min_separation=0.35)
 
 
+def _wrist_rises(j: np.ndarray, fps: float) -> int:
+    """Times the higher wrist rises at least 15 cm relative to the pelvis (blocks raise the forearms each time)."""
+    local = motion_features(j, fps)[:, :66].reshape(len(j), 22, 3)
+    return P.count_repetitions(local[:, P.WRISTS, 1].max(axis=1), fps, prominence=0.15, min_separation=0.3)
+
+
 COUNTERS = {
-    "jump": P.count_jumps, "hop": P.count_jumps, "squat": P.count_squats, "punch": P.punch_count,
+    "block": _wrist_rises, "jump": P.count_jumps, "hop": P.count_jumps, "squat": P.count_squats, "punch": P.punch_count,
     "clap": P.hands_together_count, "calf_raise": P.count_heel_raises, "wave": P.wave_count,
     **dict.fromkeys(("jumping_jack", "kick", "side_kick", "lunge", "toe_touch", "side_bend", "shoot_basketball",
                      "high_knees", "side_step", "torso_twist", "cheer", "swing_bat", "shrug"), _generic_count),
 }  # fmt: skip
 """How each repeated action is counted: a dedicated predicate, or `_generic_count`, whichever counted more
 repetitions right on generated single-action segments (clean and disturbed, fresh random plans). Actions that
-neither counts reliably (arm circles, uppercuts, blocks, elbow strikes, dribbles, nods) get no count rather than
-a wrong one."""
+neither counts reliably (arm circles, uppercuts, elbow strikes, dribbles, nods) get no count rather than a wrong
+one."""
 def _moving_side(j: np.ndarray, fps: float, pair: tuple[int, int], ratio: float = 1.6) -> str:
     """Which limb does a one-sided action: of the joint `pair` (left, right), the one that travels clearly farther
     relative to the pelvis in the body's heading frame; "both" when neither travels `ratio` times farther."""
@@ -294,8 +300,8 @@ def _kicking_leg(j: np.ndarray, fps: float) -> str:
 
 SIDES = {"punch": P.punch_side, "kick": _kicking_leg, "side_kick": _kicking_leg, "wave": P.waving_hand,
          "raise_arms": P.raised_hand, "reach_up": P.raised_hand,
-         **dict.fromkeys(("uppercut", "dribble", "salute", "scratch_head", "point", "block", "arm_circles"),
-                         _moving_arm)}  # fmt: skip
+         **dict.fromkeys(("uppercut", "dribble", "salute", "scratch_head", "point", "block", "arm_circles",
+                          "stretch"), _moving_arm)}  # fmt: skip
 """How the side of a sided action is measured (chosen like COUNTERS on generated segments). Elbow strikes and
 throws move both arms about as much, so no side is claimed for them."""
 

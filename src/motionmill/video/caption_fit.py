@@ -2,11 +2,19 @@
 
 Training data: clips of the train split of the built-in corpus (seed 7), each frame labelled with the action of the
 plan segment it lies in and with the upper-body action layered on it ("none" when there is none). Motion recovered
-from video is not as clean as these clips, so every training example is disturbed the way pose estimation disturbs
-a motion (measured in the closed loop, video/closed_loop.py): per-joint tremor of a centimetre or two, slow offsets
-of a few centimetres per joint, a body 15% smaller or larger, and a path whose scale is off by up to 30% (the depth
-of a person comes from their size in the image) and that wanders slowly. The checkpoint kept is the one with the
-best frame accuracy on disturbed clips of the val split.
+from video is not as clean as these clips, and a classifier fitted on clean clips names the wrong action on it, so
+every training window is spoilt in one of two ways:
+
+* with the real errors of the video pipeline: train clips rendered to video and recovered by the whole pipeline
+  (`bench/closed_loop.py --split train --save DIR`, given as `recovered`) are trained on, and their feature errors
+  against the motion that was rendered (a sequence per clip) are added to the features of other clips, at a random
+  offset (`residual_rate` of the windows);
+* otherwise by `disturb`, which imitates pose estimation: per-joint tremor of a centimetre or two, slow offsets of
+  a few centimetres per joint, a body 15% smaller or larger, and a path whose scale is off by up to 30% and that
+  wanders slowly.
+
+The checkpoint kept is the one with the best frame accuracy on val clips spoilt the same way (the errors added to
+them come from train clips: no val or test motion is ever recovered for fitting).
 
 Shape legend: N clips, T frames, J joints (22), F features, B batch.
 """
@@ -15,6 +23,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -42,8 +51,26 @@ class FitConfig:
     weight_decay: float = 0.01
     width: int = 128
     eval_every: int = 250
+    recovered: str | None = None
+    """Folder of motions recovered by the video pipeline from rendered train clips (`recovered_clips`): they are
+    trained on, and their feature errors against the rendered motion are added to other clips."""
+    residual_rate: float = 0.6
+    """Share of training windows that get a real recovered motion's feature error instead of `disturb`."""
     seed: int = 0
     corpus_seed: int = 7
+
+
+def _labels(plan, frames: int, first: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame action and layer labels of frames [first, first + frames) of a clip with this plan."""
+    times = (first + np.arange(frames)) / plan.fps
+    actions = np.full(frames, IGNORE, np.int64)
+    layers = np.full(frames, IGNORE, np.int64)
+    for seg in plan.segments:
+        inside = (times >= seg.start) & (times < seg.end)
+        actions[inside] = ACTION_LABELS.index(seg.action)
+        layer = seg.layer if seg.action in LAYERABLE else None
+        layers[inside] = LAYER_LABELS.index(layer) if layer else 0
+    return actions, layers
 
 
 def labelled_clips(split: str, count: int, corpus_seed: int = 7) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -52,16 +79,30 @@ def labelled_clips(split: str, count: int, corpus_seed: int = 7) -> list[tuple[n
     while len(out) < count:
         if split_of(corpus_seed, index) == split:
             clip = make_clip(corpus_seed, index, captions=False)
-            times = np.arange(len(clip.joints)) / clip.fps
-            actions = np.full(len(times), IGNORE, np.int64)
-            layers = np.full(len(times), IGNORE, np.int64)
-            for seg in clip.plan.segments:
-                inside = (times >= seg.start) & (times < seg.end)
-                actions[inside] = ACTION_LABELS.index(seg.action)
-                layer = seg.layer if seg.action in LAYERABLE else None
-                layers[inside] = LAYER_LABELS.index(layer) if layer else 0
-            out.append((clip.joints.astype(np.float32), actions, layers))
+            out.append((clip.joints.astype(np.float32), *_labels(clip.plan, len(clip.joints))))
         index += 1
+    return out
+
+
+def recovered_clips(folder: str | Path, corpus_seed: int = 7) -> list[tuple[np.ndarray, ...]]:
+    """Motions the video pipeline recovered from rendered train clips (`bench/closed_loop.py --split train --save
+    DIR`) as (recovered joints, rendered joints of the same frames, action labels, layer labels).
+
+    Raises ValueError for a clip outside the train split: val and test clips must never shape the classifier.
+    """
+    out = []
+    for path in sorted(Path(folder).glob("*.npz")):
+        saved = np.load(path)
+        index, start = int(saved["index"]), int(saved["start"])
+        if split_of(corpus_seed, index) != "train":
+            raise ValueError(f"{path}: clip {index} is in the {split_of(corpus_seed, index)} split, not train")
+        clip = make_clip(corpus_seed, index, captions=False)
+        joints = saved["joints"].astype(np.float32)
+        truth = clip.joints[start : start + len(joints)].astype(np.float32)
+        joints = joints[: len(truth)]
+        out.append((joints, truth, *_labels(clip.plan, len(truth), start)))
+    if not out:
+        raise ValueError(f"{folder}: no recovered clips (.npz files of bench/closed_loop.py --save)")
     return out
 
 
@@ -79,12 +120,20 @@ def disturb(joints: np.ndarray, rng: np.random.Generator, fps: float = 30.0) -> 
     return (start + path + body).astype(np.float32)
 
 
-def _example(clip, rng: np.random.Generator, window: int, disturbed: bool) -> tuple[np.ndarray, ...]:
+def _example(clip, rng: np.random.Generator, window: int, residual: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    """One training window: the clip with the feature error of a real recovered motion (`residual`, taken at a
+    random offset and repeated to the window's length), or else disturbed by `disturb`."""
     joints, actions, layers = clip
     if len(joints) > window:
         s = int(rng.integers(0, len(joints) - window + 1))
         joints, actions, layers = joints[s : s + window], actions[s : s + window], layers[s : s + window]
-    features = motion_features(disturb(joints, rng) if disturbed else joints, 30.0)
+    if residual is None:
+        features = motion_features(disturb(joints, rng), 30.0)
+    else:
+        error = np.concatenate([residual, residual[::-1]])  # mirrored in time: the repeat has no jump
+        error = np.roll(error, -int(rng.integers(len(error))), axis=0)
+        features = motion_features(joints, 30.0)
+        features = features + np.resize(error, features.shape)
     pad = window - len(features)
     if pad > 0:  # edge values and ignored labels: the network sees a still body, the loss never sees it
         features = np.concatenate([features, np.repeat(features[-1:], pad, 0)])
@@ -93,11 +142,13 @@ def _example(clip, rng: np.random.Generator, window: int, disturbed: bool) -> tu
     return features, actions, layers
 
 
-def _batch(clips, rng, size: int, window: int, disturbed: bool = True):
+def _batch(clips, rng, size: int, window: int, residuals=(), residual_rate: float = 0.0):
     import torch
 
-    chosen = rng.integers(0, len(clips), size)
-    examples = [_example(clips[i], rng, window, disturbed) for i in chosen]
+    examples = []
+    for i in rng.integers(0, len(clips), size):
+        use = len(residuals) and rng.random() < residual_rate
+        examples.append(_example(clips[i], rng, window, residuals[int(rng.integers(len(residuals)))] if use else None))
     return tuple(torch.from_numpy(np.stack(parts)) for parts in zip(*examples, strict=True))
 
 
@@ -129,19 +180,26 @@ def fit_action_classifier(config: FitConfig = FitConfig(), progress: bool = True
     rng = np.random.default_rng(config.seed)
     train = labelled_clips("train", config.train_clips, config.corpus_seed)
     val = labelled_clips("val", config.val_clips, config.corpus_seed)
-    sample = np.concatenate([motion_features(disturb(j, rng), 30.0) for j, _, _ in train[:500]])
+    residuals: list[np.ndarray] = []
+    if config.recovered:
+        for recovered, truth, actions, layers in recovered_clips(config.recovered, config.corpus_seed):
+            residuals.append(motion_features(recovered, 30.0) - motion_features(truth, 30.0))
+            train.append((recovered, actions, layers))  # the real thing, too
+    mix = {"residuals": residuals, "residual_rate": config.residual_rate}
+    sample = np.concatenate([_batch(train, rng, 1, config.window, **mix)[0][0].numpy() for _ in range(500)])
     mean, std = sample.mean(0), sample.std(0) + 1e-3
     val_rng = np.random.default_rng(config.seed + 1)
-    val_batches = [_batch(val[i : i + 50], val_rng, 50, config.window) for i in range(0, len(val), 50)]
+    val_batches = [_batch(val[i : i + 50], val_rng, 50, config.window, **mix) for i in range(0, len(val), 50)]
     net = ActionNet(ActionNetConfig(features=FEATURES, actions=len(ACTION_LABELS), layers=len(LAYER_LABELS),
                                     width=config.width))  # fmt: skip
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, config.lr, total_steps=config.steps, pct_start=0.05)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, config.lr, total_steps=config.steps,
+                                                   pct_start=max(0.05, 2 / config.steps))  # a warm-up of 2+ steps
     mean_t, std_t = torch.from_numpy(mean), torch.from_numpy(std)
     best, best_state, history, start = -1.0, None, [], time.time()
     bar = tqdm(range(1, config.steps + 1), desc="fit captioner", unit="step", disable=not progress)
     for step in bar:
-        features, actions, layers = _batch(train, rng, config.batch, config.window)
+        features, actions, layers = _batch(train, rng, config.batch, config.window, **mix)
         action_logits, layer_logits = net((features - mean_t) / std_t)
         loss = torch.nn.functional.cross_entropy(action_logits.flatten(0, 1), actions.flatten(), ignore_index=IGNORE)
         loss = loss + 0.5 * torch.nn.functional.cross_entropy(layer_logits.flatten(0, 1), layers.flatten(),
@@ -158,7 +216,7 @@ def fit_action_classifier(config: FitConfig = FitConfig(), progress: bool = True
                 best, best_state = accuracy, copy.deepcopy(net.state_dict())
     net.load_state_dict(best_state)
     info = {"corpus": f"builtin (seed {config.corpus_seed})", "train": f"first {config.train_clips} train clips",
-            "val": f"first {config.val_clips} val clips, disturbed", "recipe": asdict(config),
+            "val": f"first {config.val_clips} val clips, disturbed like the training windows", "recipe": asdict(config),
             "val_frame_accuracy": round(best, 4), "history": history,
             "seconds": round(time.time() - start)}  # fmt: skip
     return ActionClassifier(net, ACTION_LABELS, LAYER_LABELS, mean, std, info, "fitted")
