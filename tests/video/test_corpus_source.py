@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +83,8 @@ def files(root: Path) -> dict[str, bytes]:
 def test_the_spec_and_the_listing(tmp_path):
     source = open_source(f"video:{tmp_path},lifter=geometric,max_side=320,min_track_s=1.5,licence=CC-BY")
     assert source == VideoSource(str(tmp_path), "geometric", 320, 1.5, "CC-BY")
+    with pytest.raises(ValueError, match="caption_url and caption_model go together"):
+        open_source(f"video:{tmp_path},caption_url=http://127.0.0.1:9")
     assert pickle.loads(pickle.dumps(source)) == source  # for worker processes and Ray tasks
     assert source.config.lifter == "geometric" and source.config.max_side == 320 and source.config.min_track_s == 1.5
     with pytest.raises(ValueError, match="fps=30"):
@@ -166,3 +171,57 @@ def test_ray_engine_writes_the_same_corpus(videos, built, tmp_path):
         ray.shutdown()
     assert summary["built"] == 7
     assert files(tmp_path / "ray") == files(clean)
+
+
+class _Captioner(BaseHTTPRequestHandler):
+    """A chat endpoint that answers "[caption k]" as many times as the request asks, or fails when told to."""
+
+    def do_POST(self):  # noqa: N802 - name fixed by http.server
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        content = body["messages"][1]["content"]
+        text = content if isinstance(content, str) else content[0]["text"]
+        self.server.requests.append({"images": 0 if isinstance(content, str) else len(content) - 1,
+                                     "auth": self.headers.get("Authorization")})  # fmt: skip
+        if self.server.fail:
+            self.send_error(503, "overloaded")
+            return
+        count = int(re.search(r"Answer with (\d+) captions", text).group(1))
+        reply = " ".join(f"[a person moves, caption {k}.]" for k in range(count))
+        payload = json.dumps({"choices": [{"message": {"content": reply}}]}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_captions_from_a_language_model_or_the_offline_ones_when_it_fails(videos, tmp_path, monkeypatch, fail):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Captioner)
+    server.requests, server.fail = [], fail
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("CAPTION_KEY", "secret")
+    good = tmp_path / "in"
+    good.mkdir()
+    (good / "b_figure.mp4").write_bytes((videos / "b_figure.mp4").read_bytes())
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        build_corpus([f"video:{good},caption_url={url},caption_model=fake,caption_key_env=CAPTION_KEY"],
+                     tmp_path / "out", CFG)  # fmt: skip
+    finally:
+        server.shutdown()
+    [clip] = Corpus(tmp_path / "out").table.to_pylist()
+    meta, texts = json.loads(clip["meta"]), clip["texts"]
+    [request] = server.requests
+    assert request["auth"] == "Bearer secret" and request["images"] == len(texts) - 1  # one key frame per part
+    if fail:
+        assert meta["captioner"].startswith("offline:") and "503" in meta["caption_error"]
+        assert texts[0]["text"].startswith("a person ") and "caption" not in texts[0]["text"]
+    else:
+        assert meta["captioner"] == "llm:fake" and "caption_error" not in meta
+        assert texts[0]["text"] == f"a person moves, caption {len(texts) - 1}."
+        assert [t["text"] for t in texts[1:]] == [f"a person moves, caption {k}." for k in range(len(texts) - 1)]
+        assert all(0 <= t["start"] < t["end"] for t in texts[1:])
+    assert "secret" not in json.dumps(clip)  # the key never enters the corpus

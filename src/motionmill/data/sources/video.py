@@ -12,6 +12,10 @@ the pipeline's stage ("decode", "shots", "track", "motion"), filter, measured va
 corpus quarantine; nothing is dropped silently. A clip that fails inverse kinematics or the captioner is
 quarantined the same way (stage "featurise" or "caption").
 
+With `caption_url` and `caption_model`, a language model restates each clip's offline caption from it and one key
+frame per part (video/caption_llm.py); when it fails, the offline caption is kept and `meta["caption_error"]` says
+why. `meta["captioner"]` names the writer either way.
+
 Ids: `video/<relative path>#<start>-<end>`, the track's first and one-past-last video frames (0-0 for a file that
 does not decode). Videos are slow (seconds each), so build with a small `--shard-size` to resume after a crash
 without redoing finished videos (docs/video.md, "Corpus from a folder of videos").
@@ -20,6 +24,7 @@ without redoing finished videos (docs/video.md, "Corpus from a folder of videos"
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -28,7 +33,8 @@ from motionmill.data.sources import Sample
 from motionmill.motion.container import Motion
 from motionmill.utils.spec import parse_spec
 from motionmill.video.annotate import AnnotateConfig, Rejection, VideoClip, annotate_video
-from motionmill.video.caption import ActionClassifier, caption_motion
+from motionmill.video.caption import ActionClassifier, Caption, caption_motion
+from motionmill.video.caption_llm import key_frames, llm_caption
 from motionmill.video.decode import DEFAULT_MAX_SIDE
 
 __all__ = ["EXTENSIONS", "VideoSource"]
@@ -55,13 +61,25 @@ class VideoSource:
     """Shortest track kept, seconds."""
     licence: str = "unknown (videos; check the terms of their source)"
     """Licence recorded on every clip; pass the collection's own with the `licence=` option."""
+    caption_url: str = ""
+    """An OpenAI-compatible chat endpoint that restates the offline captions from them and the clip's key frames
+    (video/caption_llm.py); empty: offline captions only. On any failure the offline caption is kept."""
+    caption_model: str = ""
+    """The model name the endpoint expects (required with `caption_url`)."""
+    caption_key_env: str = ""
+    """Name of the environment variable holding the endpoint's API key (the key itself never enters the corpus)."""
+    caption_timeout: float = 30.0
+    """Seconds per read of the endpoint's answer (the whole exchange: twice this)."""
 
     name: ClassVar[str] = "video"
 
     @classmethod
     def from_spec(cls, arg: str) -> VideoSource:
-        """`DIR[,lifter=learned|geometric|DIR][,max_side=640][,min_track_s=2][,licence=TEXT]`."""
-        root, options = parse_spec(arg, {"lifter": str, "max_side": int, "min_track_s": float, "licence": str})
+        """`DIR[,lifter=learned|geometric|DIR][,max_side=640][,min_track_s=2][,licence=TEXT][,caption_url=URL,
+        caption_model=NAME[,caption_key_env=VAR][,caption_timeout=S]]`."""
+        root, options = parse_spec(arg, {"lifter": str, "max_side": int, "min_track_s": float, "licence": str,
+                                         "caption_url": str, "caption_model": str, "caption_key_env": str,
+                                         "caption_timeout": float})  # fmt: skip
         return cls(root, **options)
 
     def __post_init__(self) -> None:
@@ -71,6 +89,10 @@ class VideoSource:
             raise ValueError(f"min_track_s must be a positive number of seconds, got {self.min_track_s!r}")
         if not self.lifter:
             raise ValueError(f"lifter must be one of {LIFTERS} or a regressor folder, got {self.lifter!r}")
+        if bool(self.caption_url) != bool(self.caption_model):
+            raise ValueError("caption_url and caption_model go together: give both or neither")
+        if not (math.isfinite(self.caption_timeout) and self.caption_timeout > 0):
+            raise ValueError(f"caption_timeout must be a positive number of seconds, got {self.caption_timeout!r}")
 
     @property
     def config(self) -> AnnotateConfig:
@@ -108,11 +130,22 @@ class VideoSource:
         try:
             # the stored motion is captioned (after IK and resampling), so the spans are in the clip's own time
             caption = caption_motion(motion.joints(), motion.fps)
+            caption, llm_error = self._restate(key, clip, caption) if self.caption_url else (caption, None)
         except Exception as e:
             return Sample.rejected(sid, "caption", "error", math.nan, f"{type(e).__name__}: {e}")
         meta = {"path": key, "start": clip.start, "end": clip.end, "source_fps": clip.fps,
                 "scores": dict(clip.scores), "captioner": caption.captioner}  # fmt: skip
+        if llm_error:
+            meta["caption_error"] = llm_error  # the offline caption was kept; this says why
         return Sample(sid, motion, caption.texts(), licence=self.licence, meta=meta)
+
+    def _restate(self, key: str, clip: VideoClip, offline: Caption) -> tuple[Caption, str | None]:
+        """The language model's captions from the offline ones and one key frame per part (its middle frame)."""
+        middles = [clip.start + min(len(clip.joints) - 1, round((p.start + p.end) / 2 * clip.fps))
+                   for p in offline.parts]  # fmt: skip
+        frames = key_frames(Path(self.root) / key, middles)
+        api_key = os.environ.get(self.caption_key_env) if self.caption_key_env else None
+        return llm_caption(offline, self.caption_url, self.caption_model, frames, self.caption_timeout, api_key)
 
     def _rejection(self, key: str, r: Rejection) -> Sample:
         return Sample.rejected(f"{self.name}/{key}#{r.start}-{r.end}", r.stage, r.filter, r.value, r.reason)
