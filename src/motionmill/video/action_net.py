@@ -1,7 +1,9 @@
 """A per-frame action classifier over body-relative motion features: a stack of dilated 1D convolutions.
 
-Each frame gets two labels: the action of the whole body (a catalogue action such as "walk" or "squat") and the
-upper-body action layered on it ("none", "wave", ...). The receptive field is about two seconds at 30 fps (kernel 5,
+Each frame gets four estimates: the action of the whole body (a catalogue action such as "walk" or "squat"), the
+upper-body action layered on it ("none", "wave", ...), the rate of repetitions (per second: summed over a part and
+divided by the frame rate, it counts the jumps, squats or punches of the part) and the side doing a one-sided action
+("left", "right", "both"). The receptive field is about two seconds at 30 fps (kernel 5,
 dilations 1, 2, 4, 8: 61 frames), long enough to see one cycle of a gait or a repetition, short enough to follow
 one action after another. Convolutions are centred (the whole clip is known when it is captioned).
 
@@ -24,6 +26,7 @@ class ActionNetConfig:
     actions: int = 47
     layers: int = 20
     """Labels of the layered upper-body action, "none" included."""
+    sides: int = 3
     width: int = 128
     dilations: tuple[int, ...] = (1, 2, 4, 8)
     kernel: int = 5
@@ -61,11 +64,16 @@ class ActionNet(nn.Module):
         self.norm = _ChannelNorm(config.width)
         self.action_head = nn.Conv1d(config.width, config.actions, 1)
         self.layer_head = nn.Conv1d(config.width, config.layers, 1)
+        self.rate_head = nn.Conv1d(config.width, 1, 1)
+        self.side_head = nn.Conv1d(config.width, config.sides, 1)
 
-    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """features (B, T, F), normalised -> (action logits (B, T, A), layer logits (B, T, L))."""
+    def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """features (B, T, F), normalised -> action logits (B, T, A), layer logits (B, T, L), repetitions per
+        second (B, T), never negative, and side logits (B, T, S)."""
         x = self.inp(features.transpose(1, 2))
         for block in self.blocks:
             x = block(x)
         x = self.norm(x)
-        return self.action_head(x).transpose(1, 2), self.layer_head(x).transpose(1, 2)
+        rate = nn.functional.softplus(self.rate_head(x))[:, 0]
+        return (self.action_head(x).transpose(1, 2), self.layer_head(x).transpose(1, 2), rate,
+                self.side_head(x).transpose(1, 2))

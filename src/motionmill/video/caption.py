@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from motionmill.synth import predicates as P
+from motionmill.synth.catalog import ACTIONS
 
 __all__ = ["DEFAULT_CLASSIFIER", "ActionClassifier", "Caption", "CaptionPart", "caption_motion", "motion_features",
            "parts_from_probabilities"]  # fmt: skip
@@ -40,6 +41,8 @@ VERSION = 1
 SWITCH_COST = 6.0
 """Nats a change of action must gain over staying (Viterbi): removes one-frame flickers."""
 MIN_PART_S = 0.8
+LEARNED_DETAILS = True
+"""Counts and sides from the classifier's own heads (True) or from the predicates (False); chosen on val."""
 TRAVEL = ("walk", "jog", "run", "sneak", "march", "skip", "side_step")
 
 
@@ -109,24 +112,39 @@ def motion_features(joints: np.ndarray, fps: float) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------------------------
 # The classifier.
 # ---------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FrameEstimates:
+    """The classifier's per-frame output on one motion, at the motion's own frame rate."""
+
+    actions: np.ndarray
+    """(T, A) probabilities of each action."""
+    layers: np.ndarray
+    """(T, L) probabilities of each layered upper-body action ("none" first)."""
+    rate: np.ndarray
+    """(T,) repetitions per second."""
+    sides: np.ndarray
+    """(T, S) probabilities of the side doing a one-sided action."""
+
+
 class ActionClassifier:
-    """The fitted network with its labels and feature statistics; `probabilities` runs it on one motion."""
+    """The fitted network with its labels and feature statistics; `estimate` runs it on one motion."""
 
     def __init__(self, net, actions: list[str], layers: list[str], mean: np.ndarray, std: np.ndarray, info: dict,
-                 name: str = "custom"):  # fmt: skip
-        self.net, self.actions, self.layers, self.mean, self.std = net.eval(), actions, layers, mean, std
-        self.info, self.name = info, name
+                 name: str = "custom", sides: list[str] = ("left", "right", "both")):  # fmt: skip
+        self.net, self.actions, self.layers, self.sides = net.eval(), actions, layers, list(sides)
+        self.mean, self.std, self.info, self.name = mean, std, info, name
 
-    def probabilities(self, joints: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
-        """(T, A) action and (T, L) layer probabilities per frame (the net runs at 30 fps; others are resampled)."""
+    def estimate(self, joints: np.ndarray, fps: float) -> FrameEstimates:
+        """Per-frame estimates of a (T, J, 3) motion (the net runs at 30 fps; other rates are resampled)."""
         import torch
 
         features = motion_features(_at_30fps(joints, fps), 30.0)
         x = torch.from_numpy((features - self.mean) / self.std)[None]
         with torch.no_grad():
-            actions, layers = self.net(x)
-        actions, layers = (t.softmax(-1)[0].double().numpy() for t in (actions, layers))
-        return _resample_rows(actions, len(joints)), _resample_rows(layers, len(joints))
+            actions, layers, rate, sides = self.net(x)
+        rows = [t.softmax(-1)[0] for t in (actions, layers)] + [rate[0, :, None], sides.softmax(-1)[0]]
+        actions, layers, rate, sides = (_resample_rows(t.double().numpy(), len(joints)) for t in rows)
+        return FrameEstimates(actions, layers, rate[:, 0], sides)
 
     def save(self, folder: str | Path) -> Path:
         """weights.safetensors, config.json (labels, statistics, network shape) and info.json, written atomically."""
@@ -139,7 +157,7 @@ class ActionClassifier:
         with atomic_folder(folder) as tmp:
             save_file({k: v.contiguous() for k, v in self.net.state_dict().items()}, str(tmp / "weights.safetensors"))
             config = {"net": asdict(self.net.config), "actions": self.actions, "layers": self.layers,
-                      "mean": self.mean.tolist(), "std": self.std.tolist()}  # fmt: skip
+                      "sides": self.sides, "mean": self.mean.tolist(), "std": self.std.tolist()}  # fmt: skip
             (tmp / "config.json").write_text(json.dumps(config) + "\n")
             (tmp / "info.json").write_text(json.dumps(self.info, indent=1) + "\n")
             for path in tmp.iterdir():
@@ -162,7 +180,7 @@ class ActionClassifier:
         name = "builtin" if folder.resolve() == DEFAULT_CLASSIFIER.resolve() else folder.name
         info = json.loads((folder / "info.json").read_text())
         mean, std = np.asarray(config["mean"], np.float32), np.asarray(config["std"], np.float32)
-        return cls(net, config["actions"], config["layers"], mean, std, info, name)
+        return cls(net, config["actions"], config["layers"], mean, std, info, name, config["sides"])
 
 
 @functools.cache
@@ -310,8 +328,12 @@ def _round_turn(degrees: float) -> int:
     return int(45 * round(degrees / 45))
 
 
-def measure_part(action: str, j: np.ndarray, fps: float) -> dict:
-    """The measured modifiers of one part: joints (T, J, 3) of its span -> {kind: value}."""
+def measure_part(action: str, j: np.ndarray, fps: float, learned: dict | None = None) -> dict:
+    """The measured modifiers of one part: joints (T, J, 3) of its span -> {kind: value}.
+
+    `learned` ({"count": n, "side": s} from the classifier) replaces the predicates' count and side for the actions
+    whose catalogue entry has that modifier."""
+    learned = learned or {}
     details: dict = {}
     if len(j) < 3:
         return details
@@ -326,15 +348,21 @@ def measure_part(action: str, j: np.ndarray, fps: float) -> dict:
             details["turn"] = turn
     if action in ("turn_in_place", "spin") and turn != 0:
         details["turn"] = turn
-    if action in COUNTERS:
+    count = 0
+    if "count" in learned and "reps" in ACTIONS[action].modifiers:
+        count = int(learned["count"])
+    elif action in COUNTERS:
         count = int(COUNTERS[action](j, fps))
-        if count >= 1:
-            details["count"] = count
-            details["period"] = round(len(j) / fps / count, 1)
-    if action in SIDES:
+    if count >= 1:
+        details["count"] = count
+        details["period"] = round(len(j) / fps / count, 1)
+    side = "none"
+    if "side" in learned and "side" in ACTIONS[action].modifiers:
+        side = learned["side"]
+    elif action in SIDES:
         side = SIDES[action](j, fps)
-        if side in ("left", "right", "both"):
-            details["side"] = side
+    if side in ("left", "right", "both"):
+        details["side"] = side
     return details
 
 
@@ -403,18 +431,25 @@ def phrase(action: str, details: dict) -> str:
 
 
 def caption_motion(joints: np.ndarray, fps: float, classifier: ActionClassifier | None = None,
-                   switch_cost: float = SWITCH_COST, min_part_s: float = MIN_PART_S) -> Caption:  # fmt: skip
+                   switch_cost: float = SWITCH_COST, min_part_s: float = MIN_PART_S,
+                   learned_details: bool = LEARNED_DETAILS) -> Caption:  # fmt: skip
     """The offline caption of one motion: (T, J, 3) joints in metres, y up -> a Caption with one part per action.
 
-    `classifier` defaults to the shipped one; `switch_cost` and `min_part_s` are those of `parts_from_probabilities`.
+    `classifier` defaults to the shipped one; `switch_cost` and `min_part_s` are those of `parts_from_probabilities`;
+    `learned_details` takes counts and sides from the classifier rather than from the predicates.
     """
     classifier = classifier or _default_classifier()
     joints = np.asarray(joints, dtype=np.float64)
-    actions, layers = classifier.probabilities(joints, fps)
+    estimates = classifier.estimate(joints, fps)
+    layers = estimates.layers
     parts = []
-    for s, e, a in parts_from_probabilities(actions, fps, switch_cost, min_part_s):
+    for s, e, a in parts_from_probabilities(estimates.actions, fps, switch_cost, min_part_s):
         action = classifier.actions[a]
-        details = measure_part(action, joints[s:e], fps)
+        learned = None
+        if learned_details:
+            side = classifier.sides[int(estimates.sides[s:e].mean(0).argmax())]
+            learned = {"count": int(round(estimates.rate[s:e].sum() / fps)), "side": side}
+        details = measure_part(action, joints[s:e], fps, learned)
         layer = layers[s:e].mean(0)
         best = int(layer.argmax())
         if action in TRAVEL and classifier.layers[best] != "none" and layer[best] > 0.5:

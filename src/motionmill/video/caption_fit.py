@@ -36,6 +36,7 @@ __all__ = ["FitConfig", "disturb", "fit_action_classifier", "labelled_clips"]
 
 ACTION_LABELS = sorted(ACTIONS)
 LAYER_LABELS = ["none", *sorted(UPPER)]
+SIDE_LABELS = ["left", "right", "both"]
 IGNORE = -100
 
 
@@ -60,33 +61,38 @@ class FitConfig:
     corpus_seed: int = 7
 
 
-def _labels(plan, frames: int, first: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Per-frame action and layer labels of frames [first, first + frames) of a clip with this plan."""
+def _labels(plan, frames: int, first: int = 0) -> np.ndarray:
+    """(frames, 4) labels of frames [first, first + frames) of a clip with this plan: action, layer, repetitions per
+    second (NaN where the plan does not fix the number) and side (IGNORE where it does not fix one)."""
     times = (first + np.arange(frames)) / plan.fps
-    actions = np.full(frames, IGNORE, np.int64)
-    layers = np.full(frames, IGNORE, np.int64)
+    labels = np.full((frames, 4), IGNORE, np.float32)
+    labels[:, 2] = np.nan
     for seg in plan.segments:
         inside = (times >= seg.start) & (times < seg.end)
-        actions[inside] = ACTION_LABELS.index(seg.action)
+        labels[inside, 0] = ACTION_LABELS.index(seg.action)
         layer = seg.layer if seg.action in LAYERABLE else None
-        layers[inside] = LAYER_LABELS.index(layer) if layer else 0
-    return actions, layers
+        labels[inside, 1] = LAYER_LABELS.index(layer) if layer else 0
+        if seg.modifier("reps") is not None:
+            labels[inside, 2] = seg.modifier("reps") / seg.duration
+        if seg.modifier("side") in SIDE_LABELS:
+            labels[inside, 3] = SIDE_LABELS.index(seg.modifier("side"))
+    return labels
 
 
-def labelled_clips(split: str, count: int, corpus_seed: int = 7) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """The first `count` built-in clips of `split` as (joints (T, J, 3) float32, action labels (T,), layer labels)."""
+def labelled_clips(split: str, count: int, corpus_seed: int = 7) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The first `count` built-in clips of `split` as (joints (T, J, 3) float32, labels (T, 4) of `_labels`)."""
     out, index = [], 0
     while len(out) < count:
         if split_of(corpus_seed, index) == split:
             clip = make_clip(corpus_seed, index, captions=False)
-            out.append((clip.joints.astype(np.float32), *_labels(clip.plan, len(clip.joints))))
+            out.append((clip.joints.astype(np.float32), _labels(clip.plan, len(clip.joints))))
         index += 1
     return out
 
 
 def recovered_clips(folder: str | Path, corpus_seed: int = 7) -> list[tuple[np.ndarray, ...]]:
     """Motions the video pipeline recovered from rendered train clips (`bench/closed_loop.py --split train --save
-    DIR`) as (recovered joints, rendered joints of the same frames, action labels, layer labels).
+    DIR`) as (recovered joints, rendered joints of the same frames, labels of `_labels`).
 
     Raises ValueError for a clip outside the train split: val and test clips must never shape the classifier.
     """
@@ -100,7 +106,7 @@ def recovered_clips(folder: str | Path, corpus_seed: int = 7) -> list[tuple[np.n
         joints = saved["joints"].astype(np.float32)
         truth = clip.joints[start : start + len(joints)].astype(np.float32)
         joints = joints[: len(truth)]
-        out.append((joints, truth, *_labels(clip.plan, len(truth), start)))
+        out.append((joints, truth, _labels(clip.plan, len(truth), start)))
     if not out:
         raise ValueError(f"{folder}: no recovered clips (.npz files of bench/closed_loop.py --save)")
     return out
@@ -123,10 +129,10 @@ def disturb(joints: np.ndarray, rng: np.random.Generator, fps: float = 30.0) -> 
 def _example(clip, rng: np.random.Generator, window: int, residual: np.ndarray | None) -> tuple[np.ndarray, ...]:
     """One training window: the clip with the feature error of a real recovered motion (`residual`, taken at a
     random offset and repeated to the window's length), or else disturbed by `disturb`."""
-    joints, actions, layers = clip
+    joints, labels = clip
     if len(joints) > window:
         s = int(rng.integers(0, len(joints) - window + 1))
-        joints, actions, layers = joints[s : s + window], actions[s : s + window], layers[s : s + window]
+        joints, labels = joints[s : s + window], labels[s : s + window]
     if residual is None:
         features = motion_features(disturb(joints, rng), 30.0)
     else:
@@ -137,9 +143,10 @@ def _example(clip, rng: np.random.Generator, window: int, residual: np.ndarray |
     pad = window - len(features)
     if pad > 0:  # edge values and ignored labels: the network sees a still body, the loss never sees it
         features = np.concatenate([features, np.repeat(features[-1:], pad, 0)])
-        actions = np.concatenate([actions, np.full(pad, IGNORE)])
-        layers = np.concatenate([layers, np.full(pad, IGNORE)])
-    return features, actions, layers
+        padding = np.full((pad, 4), IGNORE, np.float32)
+        padding[:, 2] = np.nan
+        labels = np.concatenate([labels, padding])
+    return features, labels
 
 
 def _batch(clips, rng, size: int, window: int, residuals=(), residual_rate: float = 0.0):
@@ -152,14 +159,32 @@ def _batch(clips, rng, size: int, window: int, residuals=(), residual_rate: floa
     return tuple(torch.from_numpy(np.stack(parts)) for parts in zip(*examples, strict=True))
 
 
+def _loss(outputs, labels):
+    """Cross-entropy of the action (weight 1), layer and side (0.5 each), squared error of the repetition rate
+    (per second; weight 1), each over the frames whose label is known."""
+    import torch
+    from torch.nn.functional import cross_entropy
+
+    actions, layers, rate, sides = outputs
+    loss = cross_entropy(actions.flatten(0, 1), labels[..., 0].long().flatten(), ignore_index=IGNORE)
+    loss = loss + 0.5 * cross_entropy(layers.flatten(0, 1), labels[..., 1].long().flatten(), ignore_index=IGNORE)
+    if (labels[..., 3] != IGNORE).any():
+        loss = loss + 0.5 * cross_entropy(sides.flatten(0, 1), labels[..., 3].long().flatten(), ignore_index=IGNORE)
+    known = ~torch.isnan(labels[..., 2])
+    if known.any():
+        loss = loss + ((rate[known] - labels[..., 2][known]) ** 2).mean()
+    return loss
+
+
 def _accuracy(net, batches, mean, std) -> float:
     import torch
 
     right = total = 0
     net.eval()
     with torch.no_grad():
-        for features, actions, _ in batches:
-            logits, _ = net((features - mean) / std)
+        for features, labels in batches:
+            logits = net((features - mean) / std)[0]
+            actions = labels[..., 0].long()
             known = actions != IGNORE
             right += int((logits.argmax(-1) == actions)[known].sum())
             total += int(known.sum())
@@ -182,16 +207,16 @@ def fit_action_classifier(config: FitConfig = FitConfig(), progress: bool = True
     val = labelled_clips("val", config.val_clips, config.corpus_seed)
     residuals: list[np.ndarray] = []
     if config.recovered:
-        for recovered, truth, actions, layers in recovered_clips(config.recovered, config.corpus_seed):
+        for recovered, truth, labels in recovered_clips(config.recovered, config.corpus_seed):
             residuals.append(motion_features(recovered, 30.0) - motion_features(truth, 30.0))
-            train.append((recovered, actions, layers))  # the real thing, too
+            train.append((recovered, labels))  # the real thing, too
     mix = {"residuals": residuals, "residual_rate": config.residual_rate}
     sample = np.concatenate([_batch(train, rng, 1, config.window, **mix)[0][0].numpy() for _ in range(500)])
     mean, std = sample.mean(0), sample.std(0) + 1e-3
     val_rng = np.random.default_rng(config.seed + 1)
     val_batches = [_batch(val[i : i + 50], val_rng, 50, config.window, **mix) for i in range(0, len(val), 50)]
     net = ActionNet(ActionNetConfig(features=FEATURES, actions=len(ACTION_LABELS), layers=len(LAYER_LABELS),
-                                    width=config.width))  # fmt: skip
+                                    sides=len(SIDE_LABELS), width=config.width))  # fmt: skip
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, config.lr, total_steps=config.steps,
                                                    pct_start=max(0.05, 2 / config.steps))  # a warm-up of 2+ steps
@@ -199,11 +224,8 @@ def fit_action_classifier(config: FitConfig = FitConfig(), progress: bool = True
     best, best_state, history, start = -1.0, None, [], time.time()
     bar = tqdm(range(1, config.steps + 1), desc="fit captioner", unit="step", disable=not progress)
     for step in bar:
-        features, actions, layers = _batch(train, rng, config.batch, config.window, **mix)
-        action_logits, layer_logits = net((features - mean_t) / std_t)
-        loss = torch.nn.functional.cross_entropy(action_logits.flatten(0, 1), actions.flatten(), ignore_index=IGNORE)
-        loss = loss + 0.5 * torch.nn.functional.cross_entropy(layer_logits.flatten(0, 1), layers.flatten(),
-                                                              ignore_index=IGNORE)  # fmt: skip
+        features, labels = _batch(train, rng, config.batch, config.window, **mix)
+        loss = _loss(net((features - mean_t) / std_t), labels)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -219,4 +241,4 @@ def fit_action_classifier(config: FitConfig = FitConfig(), progress: bool = True
             "val": f"first {config.val_clips} val clips, disturbed like the training windows", "recipe": asdict(config),
             "val_frame_accuracy": round(best, 4), "history": history,
             "seconds": round(time.time() - start)}  # fmt: skip
-    return ActionClassifier(net, ACTION_LABELS, LAYER_LABELS, mean, std, info, "fitted")
+    return ActionClassifier(net, ACTION_LABELS, LAYER_LABELS, mean, std, info, "fitted", SIDE_LABELS)
