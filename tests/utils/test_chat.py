@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import base64
 import io
-import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from fake_chat import QuietHandler, base_url, reply, serve
 from motionmill.text.rewrite import rewrite_prompt
 from motionmill.utils.chat import (
     MAX_RESPONSE_BYTES,
@@ -32,34 +30,28 @@ from motionmill.video.caption_llm import llm_caption
 MESSAGES = [{"role": "user", "content": "hello"}]
 
 
-def _reply(content: str) -> bytes:
-    return json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
-
-
-class _FakeChat(BaseHTTPRequestHandler):
+class _FakeChat(QuietHandler):
     """Answers POSTs according to `server.mode`: "ok" (`server.answer`), "big" (a body of `server.size` bytes, with
     or without a Content-Length), "trickle" (a valid answer, one byte every `server.interval` seconds)."""
 
     def do_POST(self):  # noqa: N802 - name fixed by http.server
-        self.server.requests.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.server.requests.append(self.read_json())
         mode = self.server.mode
+        if mode == "ok":
+            self.send_json(reply(self.server.answer))
+            return
         try:
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
-            if mode == "ok":
-                payload = _reply(self.server.answer)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-            elif mode in ("big", "big_unsized"):
-                payload = _reply("[" + "x" * self.server.size + "]")
+            if mode in ("big", "big_unsized"):
+                payload = reply("[" + "x" * self.server.size + "]")
                 if mode == "big":
                     self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()  # without a length, the body ends when the connection closes (HTTP/1.0)
                 for i in range(0, len(payload), 65536):
                     self.wfile.write(payload[i : i + 65536])
             elif mode == "trickle":
-                payload = _reply("[" + self.server.answer + "]")
+                payload = reply("[" + self.server.answer + "]")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 for i in range(len(payload)):
@@ -70,30 +62,15 @@ class _FakeChat(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (the size and deadline tests): nothing left to answer
 
-    def log_message(self, *args):  # keep pytest output clean
-        pass
-
 
 @pytest.fixture
 def server():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _FakeChat)
-    srv.daemon_threads, srv.block_on_close = True, False
-    srv.mode, srv.answer, srv.size, srv.interval = "ok", "[fine]", 100, 0.05
-    srv.requests, srv.release = [], threading.Event()
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield srv
-    srv.release.set()
-    srv.shutdown()
-    srv.server_close()
-
-
-def _base(srv) -> str:
-    return f"http://127.0.0.1:{srv.server_address[1]}"
+    with serve(_FakeChat, mode="ok", answer="[fine]", size=100, interval=0.05) as srv:
+        yield srv
 
 
 def test_chat_sends_the_request_and_returns_the_text(server):
-    assert chat(MESSAGES, _base(server), "m", max_tokens=77) == "[fine]"
+    assert chat(MESSAGES, base_url(server), "m", max_tokens=77) == "[fine]"
     (body,) = server.requests
     assert body == {"model": "m", "messages": MESSAGES, "temperature": 0.0, "max_tokens": 77}
 
@@ -101,29 +78,29 @@ def test_chat_sends_the_request_and_returns_the_text(server):
 @pytest.mark.parametrize("mode", ["big", "big_unsized"])
 def test_a_response_larger_than_max_bytes_is_refused(server, mode):
     server.mode, server.size = mode, 5000
-    assert chat(MESSAGES, _base(server), "m", max_bytes=10_000).startswith("[xxx")  # under the limit: read
+    assert chat(MESSAGES, base_url(server), "m", max_bytes=10_000).startswith("[xxx")  # under the limit: read
     with pytest.raises(ValueError, match="response larger than 1000 bytes"):
-        chat(MESSAGES, _base(server), "m", max_bytes=1000)
+        chat(MESSAGES, base_url(server), "m", max_bytes=1000)
 
 
 def test_the_default_size_limit_is_one_mebibyte(server):
     server.mode, server.size = "big", MAX_RESPONSE_BYTES
     with pytest.raises(ValueError, match=f"response larger than {MAX_RESPONSE_BYTES} bytes"):
-        chat(MESSAGES, _base(server), "m")
+        chat(MESSAGES, base_url(server), "m")
 
 
 def test_a_trickling_server_is_cut_off_at_the_total_timeout(server):
     server.mode, server.answer = "trickle", "a person walks forward and keeps walking for a long time"
     start = time.monotonic()
     with pytest.raises(TimeoutError, match="no complete answer within 0.6 s") as caught:
-        chat(MESSAGES, _base(server), "m", timeout=0.5, total_timeout=0.6)
+        chat(MESSAGES, base_url(server), "m", timeout=0.5, total_timeout=0.6)
     assert time.monotonic() - start < 1.5  # each byte comes well within `timeout`: only the total stops it
     assert describe_error(caught.value) == "timeout: no complete answer within 0.6 s"
 
 
 def test_a_slow_but_steady_answer_within_the_total_timeout_is_read(server):
     server.mode, server.answer, server.interval = "trickle", "ok", 0.01  # about 0.7 s in all
-    assert chat(MESSAGES, _base(server), "m", timeout=0.5, total_timeout=10.0).endswith("[ok]")
+    assert chat(MESSAGES, base_url(server), "m", timeout=0.5, total_timeout=10.0).endswith("[ok]")
 
 
 OFFLINE = Caption("the person walks.", (CaptionPart(0.0, 2.0, "walk", "the person walks"),), "offline:1")
@@ -140,14 +117,14 @@ def _caption(url: str, timeout: float = 10.0) -> str | None:
 @pytest.mark.parametrize("user", [_rewrite, _caption], ids=["rewrite", "caption"])
 def test_both_users_fall_back_on_a_huge_response(server, user):
     server.mode, server.size = "big_unsized", MAX_RESPONSE_BYTES
-    assert f"response larger than {MAX_RESPONSE_BYTES} bytes" in user(_base(server))
+    assert f"response larger than {MAX_RESPONSE_BYTES} bytes" in user(base_url(server))
 
 
 @pytest.mark.parametrize("user", [_rewrite, _caption], ids=["rewrite", "caption"])
 def test_both_users_give_up_after_twice_the_timeout(server, user):
     server.mode, server.answer = "trickle", "a person walks forward and keeps walking for a long time"
     start = time.monotonic()
-    error = user(_base(server), timeout=0.4)
+    error = user(base_url(server), timeout=0.4)
     assert time.monotonic() - start < 1.5
     assert error == "timeout: no complete answer within 0.8 s"
 

@@ -11,15 +11,14 @@ import base64
 import io
 import json
 import socket
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import imageio_ffmpeg
 import numpy as np
 import pytest
 from PIL import Image
 
+from fake_chat import ModeChat, base_url, reply, serve
 from motionmill.video.caption import Caption, CaptionPart
 from motionmill.video.caption_llm import SYSTEM_PROMPT, key_frames, llm_caption
 
@@ -38,62 +37,27 @@ GOOD = (
 )
 
 
-def _reply(content: str) -> bytes:
-    return json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]}).encode()
+class _FakeChat(ModeChat):
+    """The answer to send in each `server.mode` (besides "http500" and a "sleep" first, see `ModeChat`)."""
 
-
-class _FakeChat(BaseHTTPRequestHandler):
-    """Answers POSTs according to `server.mode` and records each request on `server.requests`."""
-
-    def do_POST(self):  # noqa: N802 - name fixed by http.server
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
-        mode = self.server.mode
-        if mode == "http500":
-            self.send_error(500, "boom")
-            return
-        if mode == "sleep":
-            self.server.release.wait(5.0)  # far past the client's 0.5 s timeout; released at teardown
-        payload = {
-            "ok": _reply(GOOD),
-            "sleep": _reply(GOOD),
-            "malformed": b'{"choices": [',
-            "not_text": json.dumps({"choices": [{"message": {"content": None}}]}).encode(),
-            "too_few": _reply("[a person steps backward.] [a person backs up.]"),
-            "too_many": _reply(GOOD + " [and waves.]"),
-            "no_brackets": _reply("a person steps backward, then turns left."),
-            "empty": _reply("[a person steps backward.] [ ] [a person backs up and turns.]"),
-            "too_long": _reply("[a person steps backward.] [" + "a person turns " * 50 + "] [a person backs up.]"),
-            "huge": _reply("[" + "x" * (1 << 20) + "]"),
-        }[mode]
-        try:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the client gave up (the timeout and size tests): nothing left to answer
-
-    def log_message(self, *args):  # keep pytest output clean
-        pass
+    payloads = {
+        "ok": reply(GOOD),
+        "sleep": reply(GOOD),
+        "malformed": b'{"choices": [',
+        "not_text": json.dumps({"choices": [{"message": {"content": None}}]}).encode(),
+        "too_few": reply("[a person steps backward.] [a person backs up.]"),
+        "too_many": reply(GOOD + " [and waves.]"),
+        "no_brackets": reply("a person steps backward, then turns left."),
+        "empty": reply("[a person steps backward.] [ ] [a person backs up and turns.]"),
+        "too_long": reply("[a person steps backward.] [" + "a person turns " * 50 + "] [a person backs up.]"),
+        "huge": reply("[" + "x" * (1 << 20) + "]"),
+    }
 
 
 @pytest.fixture
 def server():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _FakeChat)
-    srv.daemon_threads, srv.block_on_close = True, False
-    srv.mode, srv.requests, srv.release = "ok", [], threading.Event()
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield srv
-    srv.release.set()
-    srv.shutdown()
-    srv.server_close()
-
-
-def _base(srv) -> str:
-    return f"http://127.0.0.1:{srv.server_address[1]}"
+    with serve(_FakeChat, mode="ok") as srv:
+        yield srv
 
 
 def _frame(width: int, height: int, value: int) -> np.ndarray:
@@ -104,7 +68,7 @@ def _frame(width: int, height: int, value: int) -> np.ndarray:
 
 def test_a_good_answer_replaces_the_texts_and_keeps_the_spans(server):
     frames = [_frame(64, 48, 40), _frame(64, 48, 200)]
-    caption, error = llm_caption(OFFLINE, _base(server), "qwen2-vl-7b", frames=frames, api_key="secret")
+    caption, error = llm_caption(OFFLINE, base_url(server), "qwen2-vl-7b", frames=frames, api_key="secret")
     assert error is None
     assert caption.captioner == "llm:qwen2-vl-7b"
     assert caption.text == "a person slowly backs up a couple of metres, then turns a quarter to the left."
@@ -136,7 +100,7 @@ def test_a_good_answer_replaces_the_texts_and_keeps_the_spans(server):
 
 
 def test_without_frames_the_message_is_plain_text(server):
-    caption, error = llm_caption(OFFLINE, _base(server) + "/v1", "llama-3.1-8b")
+    caption, error = llm_caption(OFFLINE, base_url(server) + "/v1", "llama-3.1-8b")
     assert error is None and caption.captioner == "llm:llama-3.1-8b"
     content = server.requests[0]["body"]["messages"][1]["content"]
     assert isinstance(content, str) and OFFLINE.parts[0].text in content
@@ -158,7 +122,7 @@ def test_without_frames_the_message_is_plain_text(server):
 )
 def test_failures_keep_the_offline_caption(server, mode, error):
     server.mode = mode
-    caption, reason = llm_caption(OFFLINE, _base(server), "m", frames=[_frame(32, 32, 90)], max_chars=200)
+    caption, reason = llm_caption(OFFLINE, base_url(server), "m", frames=[_frame(32, 32, 90)], max_chars=200)
     assert caption is OFFLINE
     assert error in reason
 
@@ -166,7 +130,7 @@ def test_failures_keep_the_offline_caption(server, mode, error):
 def test_a_slow_server_times_out(server):
     server.mode = "sleep"
     start = time.monotonic()
-    caption, reason = llm_caption(OFFLINE, _base(server), "m", timeout=0.5)
+    caption, reason = llm_caption(OFFLINE, base_url(server), "m", timeout=0.5)
     assert time.monotonic() - start < 3.0
     assert caption is OFFLINE and ("timed out" in reason or "timeout" in reason)
 
@@ -180,7 +144,7 @@ def test_nothing_listening_keeps_the_offline_caption():
 
 
 def test_bad_frames_keep_the_offline_caption_too(server):
-    caption, reason = llm_caption(OFFLINE, _base(server), "m", frames=[np.zeros((4, 4, 5), np.uint8)])
+    caption, reason = llm_caption(OFFLINE, base_url(server), "m", frames=[np.zeros((4, 4, 5), np.uint8)])
     assert caption is OFFLINE and reason and server.requests == []
 
 

@@ -14,9 +14,7 @@ import re
 import signal
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +23,7 @@ from skimage import data
 from test_annotate import write
 from test_decode import ffmpeg, write_video
 
+from fake_chat import QuietHandler, base_url, reply, serve
 from motionmill.data.pipeline import BuildConfig, build_corpus
 from motionmill.data.sources import open_source
 from motionmill.data.sources.video import VideoSource
@@ -173,11 +172,11 @@ def test_ray_engine_writes_the_same_corpus(videos, built, tmp_path):
     assert files(tmp_path / "ray") == files(clean)
 
 
-class _Captioner(BaseHTTPRequestHandler):
+class _Captioner(QuietHandler):
     """A chat endpoint that answers "[caption k]" as many times as the request asks, or fails when told to."""
 
     def do_POST(self):  # noqa: N802 - name fixed by http.server
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        body = self.read_json()
         content = body["messages"][1]["content"]
         text = content if isinstance(content, str) else content[0]["text"]
         self.server.requests.append({"images": 0 if isinstance(content, str) else len(content) - 1,
@@ -186,32 +185,19 @@ class _Captioner(BaseHTTPRequestHandler):
             self.send_error(503, "overloaded")
             return
         count = int(re.search(r"Answer with (\d+) captions", text).group(1))
-        reply = " ".join(f"[a person moves, caption {k}.]" for k in range(count))
-        payload = json.dumps({"choices": [{"message": {"content": reply}}]}).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args):
-        pass
+        self.send_json(reply(" ".join(f"[a person moves, caption {k}.]" for k in range(count))))
 
 
 @pytest.mark.parametrize("fail", [False, True])
 def test_captions_from_a_language_model_or_the_offline_ones_when_it_fails(videos, tmp_path, monkeypatch, fail):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Captioner)
-    server.requests, server.fail = [], fail
-    threading.Thread(target=server.serve_forever, daemon=True).start()
     monkeypatch.setenv("CAPTION_KEY", "secret")
     good = tmp_path / "in"
     good.mkdir()
     (good / "b_figure.mp4").write_bytes((videos / "b_figure.mp4").read_bytes())
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serve(_Captioner, fail=fail) as server:
+        url = base_url(server)
         build_corpus([f"video:{good},caption_url={url},caption_model=fake,caption_key_env=CAPTION_KEY"],
                      tmp_path / "out", CFG)  # fmt: skip
-    finally:
-        server.shutdown()
     [clip] = Corpus(tmp_path / "out").table.to_pylist()
     meta, texts = json.loads(clip["meta"]), clip["texts"]
     [request] = server.requests

@@ -33,11 +33,14 @@ from motionmill.utils.io import atomic_path
 __all__ = [
     "Camera",
     "follow_cameras",
+    "font_height",
     "iter_frames",
+    "load_font",
     "orbit_camera",
     "render_frames",
     "render_image",
     "render_pose",
+    "wrap_text",
     "write_gif",
     "write_mp4",
 ]
@@ -382,7 +385,10 @@ def render_pose(joints_t: np.ndarray, camera: Camera, draw, skeleton: SkeletonSp
         paint()
 
 
-def _font(size: int):
+@functools.cache
+def load_font(size: int):
+    """Pillow's default font at `size` pixels, loaded once per size (Pillow < 10.1 has only its fixed-size bitmap
+    font, which is returned whatever `size` is)."""
     ImageFont = _require_pillow()[3]
     try:
         return ImageFont.load_default(size=size)
@@ -390,8 +396,15 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
-def _wrap(text: str, font, max_width: float, max_lines: int = 4) -> list[str]:
-    """Greedy word wrap to `max_width` pixels; text beyond `max_lines` lines is cut and marked with '...'."""
+def font_height(font) -> int:
+    """A font's height in pixels (Pillow's old bitmap font has no size: it is 11 pixels)."""
+    return getattr(font, "size", 11)
+
+
+def wrap_text(text: str, font, max_width: float, max_lines: int = 4) -> list[str]:
+    """Greedy word wrap of `text` to lines at most `max_width` pixels wide in `font` (a word wider than that gets a
+    line of its own); text beyond `max_lines` lines is cut and the last kept line ends in ' ...'. Blank text gives
+    no lines."""
     lines: list[str] = []
     for word in text.split():
         if lines and font.getlength(f"{lines[-1]} {word}") <= max_width:
@@ -412,16 +425,16 @@ def _draw_text(image, caption: str | None, corner: str | None):
     overlay = Image.new("RGBA", image.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
     if caption and caption.strip():
-        font = _font(max(10, round(h / 30)))
-        lines = _wrap(caption, font, w - 4 * pad)
+        font = load_font(max(10, round(h / 30)))
+        lines = wrap_text(caption, font, w - 4 * pad)
         line_h = round(font.size * 1.25) if hasattr(font, "size") else 12
         box_w = max(font.getlength(line) for line in lines) + 2 * pad
         draw.rounded_rectangle([pad, pad, pad + box_w, 2 * pad + line_h * len(lines)], pad, fill=(24, 28, 38, 160))
         for i, line in enumerate(lines):
             draw.text((2 * pad, 1.5 * pad + i * line_h), line, font=font, fill=(255, 255, 255, 255))
     if corner:
-        font = _font(max(9, round(h / 40)))
-        text_w, text_h = font.getlength(corner), (font.size if hasattr(font, "size") else 11)
+        font = load_font(max(9, round(h / 40)))
+        text_w, text_h = font.getlength(corner), font_height(font)
         box = [w - text_w - 3 * pad, h - text_h - 3 * pad, w - pad, h - pad]
         draw.rounded_rectangle(box, pad, fill=(255, 255, 255, 150))
         draw.text((box[0] + pad, box[1] + 0.6 * pad), corner, font=font, fill=(40, 44, 54, 255))

@@ -22,7 +22,6 @@ Shape legend: T frames, J joints (22), L landmarks (33), H height, W width (of t
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 from pathlib import Path
@@ -30,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from motionmill.export.formats import write_motion
-from motionmill.export.render import follow_cameras, render_image
+from motionmill.export.render import follow_cameras, font_height, load_font, render_image, wrap_text
 from motionmill.motion.container import Motion
 from motionmill.utils.io import atomic_path, atomic_write
 from motionmill.video.annotate import AnnotateConfig, Rejection, VideoClip, annotate_video
@@ -63,43 +62,14 @@ MIN_VISIBILITY = 0.5
 """Landmarks less likely than this to be visible are drawn faint: MediaPipe guesses them."""
 
 
-@functools.cache
-def _font(size: int):
-    from PIL import ImageFont
-
-    try:
-        return ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1 has only the fixed-size bitmap font
-        return ImageFont.load_default()
-
-
-def _size(font) -> int:
-    """A font's height in pixels (Pillow's old bitmap font has no size: it is 11 pixels)."""
-    return getattr(font, "size", 11)
-
-
-def _wrap(text: str, font, width: float, max_lines: int = 3) -> list[str]:
-    """Greedy word wrap to `width` pixels; what does not fit in `max_lines` lines ends in '...'."""
-    lines: list[str] = []
-    for word in text.split():
-        if lines and font.getlength(f"{lines[-1]} {word}") <= width:
-            lines[-1] = f"{lines[-1]} {word}"
-        else:
-            lines.append(word)
-    if len(lines) > max_lines:
-        lines = lines[:max_lines]
-        lines[-1] += " ..."
-    return lines
-
-
 def _text(draw, x: float, y: float, lines: list[str], font, color=(255, 255, 255), anchor: str = "top",
           box=(20, 22, 30, 170)) -> None:  # fmt: skip
     """Lines of text on a box (translucent dark by default) whose top (or bottom, `anchor="bottom"`) left corner is
     (x, y)."""
     if not lines:
         return
-    pad = max(2, round(_size(font) / 4))
-    line_h = round(1.2 * _size(font))
+    pad = max(2, round(font_height(font) / 4))
+    line_h = round(1.2 * font_height(font))
     box_h = line_h * len(lines) + 2 * pad
     top = y if anchor == "top" else y - box_h
     box_w = max(font.getlength(line) for line in lines) + 2 * pad
@@ -188,7 +158,7 @@ def _video_panel(frame: np.ndarray, t: int, pose: PoseFrame | None, line: _Timel
     k, r = int(line.clip[t]), int(line.rejection[t])
     if pose is not None:
         _draw_pose(draw, pose, KEPT if k >= 0 else REJECTED if r >= 0 else UNUSED, _line_width(h))
-    font = _font(max(10, round(h / 22)))
+    font = load_font(max(10, round(h / 22)))
     shot = int(line.shot[t])
     where = f"shot {shot + 1}/{len(line.shots)}" if shot >= 0 else "between shots"
     _text(draw, 4, 4, [f"frame {t}   {t / line.fps:.2f} s   {where}"], font)
@@ -196,7 +166,7 @@ def _video_panel(frame: np.ndarray, t: int, pose: PoseFrame | None, line: _Timel
         border = max(3, h // 60)
         draw.rectangle([0, 0, w - 1, h - 1], outline=MARKER, width=border)
         label = line.marks[t]
-        _text(draw, w - font.getlength(label) - 3 * border, 2 * border + 1.6 * _size(font), [label], font,
+        _text(draw, w - font.getlength(label) - 3 * border, 2 * border + 1.6 * font_height(font), [label], font,
               box=MARKER)  # fmt: skip
     if k >= 0:
         clip = clips[k]
@@ -207,7 +177,7 @@ def _video_panel(frame: np.ndarray, t: int, pose: PoseFrame | None, line: _Timel
         color = REJECTED
     else:
         status, color = ("no track" if pose is not None else "nobody found"), UNUSED
-    _text(draw, 4, h - 4, _wrap(status, font, w - 16), font, color, anchor="bottom")
+    _text(draw, 4, h - 4, wrap_text(status, font, w - 16, max_lines=3), font, color, anchor="bottom")
     return image
 
 
@@ -216,9 +186,9 @@ def _empty_panel(size: tuple[int, int], text: str):
 
     image = Image.new("RGB", size, _EMPTY)
     draw = ImageDraw.Draw(image, "RGBA")
-    font = _font(max(10, round(size[1] / 22)))
-    lines = _wrap(text, font, size[0] - 24)
-    _text(draw, 12, size[1] / 2 - 0.6 * _size(font) * len(lines), lines, font, (200, 204, 212))
+    font = load_font(max(10, round(size[1] / 22)))
+    lines = wrap_text(text, font, size[0] - 24, max_lines=3)
+    _text(draw, 12, size[1] / 2 - 0.6 * font_height(font) * len(lines), lines, font, (200, 204, 212))
     return image
 
 
