@@ -74,13 +74,14 @@ def main() -> None:
     parser.add_argument("--views", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--split", default="test")
+    parser.add_argument("--skip", type=int, default=0, help="start after the first SKIP clips of the split")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-motion-filters", action="store_true", help="keep what the motion filters would reject")
     parser.add_argument("--out", type=Path)
     parser.add_argument("--save", type=Path, help="folder for every kept clip's recovered joints (.npz)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        indices = split_indices(args.split, args.clips)
+        indices = split_indices(args.split, args.skip + args.clips)[args.skip :]
         filters = not args.no_motion_filters
         if args.save:
             args.save.mkdir(parents=True, exist_ok=True)

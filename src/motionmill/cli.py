@@ -480,17 +480,18 @@ def _video_fit_lifter_args(p: argparse.ArgumentParser) -> None:
 
 
 def video_fit_captioner(out: str, train_clips: int = 6000, val_clips: int = 300, steps: int = 3000,
-                        seed: int = 0, recovered: str | None = None) -> None:  # fmt: skip
+                        seed: int = 0, recovered: str | None = None, residual_rate: float = 0.6) -> None:  # fmt: skip
     """Fit the offline captioner's action classifier on built-in train clips; keep the best step on val clips."""
     from motionmill.utils.provenance import source_commit
     from motionmill.video.caption_fit import FitConfig, fit_action_classifier
 
-    config = FitConfig(train_clips=train_clips, val_clips=val_clips, steps=steps, seed=seed, recovered=recovered)
+    config = FitConfig(train_clips=train_clips, val_clips=val_clips, steps=steps, seed=seed, recovered=recovered,
+                       residual_rate=residual_rate)  # fmt: skip
     classifier = fit_action_classifier(config)
     classifier.info["commit"] = source_commit()
     classifier.info["command"] = (f"motionmill video fit-captioner --train-clips {train_clips} --val-clips "
                                   f"{val_clips} --steps {steps} --seed {seed}"
-                                  + (f" --recovered {recovered}" if recovered else ""))  # fmt: skip
+                                  + (f" --recovered {recovered} --residual-rate {residual_rate}" if recovered else ""))
     classifier.save(out)
     print(f"{out}: val frame accuracy {classifier.info['val_frame_accuracy']:.1%}")
 
@@ -503,6 +504,8 @@ def _video_fit_captioner_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the initialisation, batches and disturbances")
     p.add_argument("--recovered", help="motions recovered from rendered train clips: python bench/closed_loop.py "
                    "--split train --save DIR (docs/video.md)")  # fmt: skip
+    p.add_argument("--residual-rate", type=float, default=0.6,
+                   help="share of windows given a recovered motion's error instead of imitated noise (default 0.6)")
 
 
 def video_inspect(video: str, out: str, lifter: str = "learned") -> None:
