@@ -70,6 +70,10 @@ def test_sentences_say_what_was_measured():
     assert C.phrase("jump", {"count": 2, "period": 0.9}) == "jumps twice (one every 0.9 s)"
     assert C.phrase("turn_in_place", {"turn": 90}) == "turns on the spot about 90 degrees to the left"
     assert C.phrase("punch", {"side": "right", "count": 1, "period": 2}) == "punches with the right hand once"
+    hops = "hops on the left foot three times (one every 0.6 s)"
+    assert C.phrase("hop", {"side": "left", "count": 3, "period": 0.6}) == hops
+    assert C.phrase("lunge", {"side": "left"}) == "lunges with the left leg"
+    assert C.phrase("raise_arms", {"side": "both"}) == "raises both arms"
 
 
 def test_the_shipped_captioner_on_clean_test_clips():

@@ -374,7 +374,7 @@ VERBS = {
     "hop": "hops", "side_step": "steps sideways", "turn_in_place": "turns on the spot", "spin": "spins around",
     "jumping_jack": "does jumping jacks", "squat": "squats", "lunge": "lunges", "high_knees": "runs on the spot "
     "with high knees", "arm_circles": "circles the arms", "toe_touch": "bends down to touch the toes",
-    "side_bend": "bends to the side", "torso_twist": "twists the torso", "calf_raise": "rises onto the toes",
+    "side_bend": "bends sideways", "torso_twist": "twists the torso", "calf_raise": "rises onto the toes",
     "stretch": "stretches", "punch": "punches", "uppercut": "throws uppercuts", "kick": "kicks",
     "side_kick": "kicks sideways", "block": "raises the forearms to block", "elbow_strike": "strikes with the elbow",
     "sway": "sways from side to side", "shimmy": "shimmies the shoulders", "bow": "bows", "cheer": "cheers with "
@@ -384,8 +384,11 @@ VERBS = {
     "from the floor", "look_around": "looks around", "shrug": "shrugs", "nod": "nods", "scratch_head": "scratches "
     "the head", "stand": "stands still",
 }  # fmt: skip
-LIMB = {"punch": "hand", "uppercut": "hand", "wave": "hand", "kick": "leg", "side_kick": "leg", "raise_arms": "arm",
-        "reach_up": "arm"}  # fmt: skip
+LIMB = {"wave": "hand", "punch": "hand", "uppercut": "hand", "throw": "hand", "dribble": "hand", "salute": "hand",
+        "scratch_head": "hand", "point": "hand", "kick": "leg", "side_kick": "leg", "lunge": "leg",
+        "raise_arms": "arm", "reach_up": "arm", "arm_circles": "arm", "block": "arm", "stretch": "arm",
+        "elbow_strike": "elbow"}  # fmt: skip
+"""The limb that does a one-sided action, for "with the left leg"; hops and side bends have their own words."""
 _COUNT_WORDS = {1: "once", 2: "twice", 3: "three times", 4: "four times", 5: "five times"}
 
 
@@ -394,9 +397,11 @@ def _times(n: int) -> str:
 
 
 def _side_words(action: str, side: str) -> str:
+    if action == "hop":
+        return "on both feet" if side == "both" else f"on the {side} foot"
+    if action == "side_bend":
+        return "to both sides" if side == "both" else f"to the {side}"
     limb = LIMB.get(action, "hand")
-    if action in ("raise_arms", "reach_up"):
-        return "with both arms" if side == "both" else f"with the {side} arm"
     return f"with both {limb}s" if side == "both" else f"with the {side} {limb}"
 
 
@@ -406,13 +411,15 @@ def _turn_words(turn: int) -> str:
 
 
 def phrase(action: str, details: dict) -> str:
-    """The verb phrase of one part, e.g. "walks backward about 2 m, then turns about 90 degrees to the left"."""
+    """The verb phrase of one part, e.g. "walks backward about 2.1 m at 0.8 m/s" or "kicks with the left leg twice"."""
     words = [VERBS[action]]
+    if action == "raise_arms" and "side" in details:  # "raises both arms", not "raises the arms with both arms"
+        words = ["raises both arms" if details["side"] == "both" else f"raises the {details['side']} arm"]
     if "direction" in details:
         words.append(details["direction"] if action != "side_step" else f"to the {details['direction']}")
     if "distance" in details and details["distance"] >= 0.5:
         words.append(f"about {details['distance']:g} m")
-    if "side" in details:
+    if "side" in details and action != "raise_arms":
         words.append(_side_words(action, details["side"]))
     if action in ("turn_in_place", "spin") and "turn" in details:
         words.append(_turn_words(details["turn"]))
