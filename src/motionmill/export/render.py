@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from motionmill.motion.signal import smooth
 from motionmill.motion.skeleton import SMPL22, SkeletonSpec
 from motionmill.utils.io import atomic_path
 
@@ -173,21 +174,6 @@ def orbit_camera(
     return Camera(eye, target, np.stack([right, up, forward]), focal, (int(size[0]), int(size[1])))
 
 
-def _smooth(x: np.ndarray, sigma: float) -> np.ndarray:
-    """Zero-phase Gaussian smoothing of (T, D) along time.
-
-    The ends are padded by odd reflection (a linear continuation), so steady travel is followed without lag even on
-    the first and last frames.
-    """
-    if sigma <= 0 or len(x) < 2:
-        return x.copy()
-    radius = int(math.ceil(3 * sigma))
-    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-    kernel /= kernel.sum()
-    padded = np.pad(x, ((radius, radius), (0, 0)), mode="reflect", reflect_type="odd")
-    return np.stack([np.convolve(padded[:, d], kernel, mode="valid") for d in range(x.shape[1])], axis=1)
-
-
 def follow_cameras(
     joints: np.ndarray, fps: float = 30.0, size: tuple[int, int] = (480, 480), smooth_s: float = 0.4, **orbit
 ) -> list[Camera]:
@@ -206,7 +192,7 @@ def follow_cameras(
     Returns:
         T cameras.
     """
-    track = _smooth(joints[:, 0, [0, 2]], smooth_s * fps)  # (T, 2)
+    track = smooth(joints[:, 0, [0, 2]], smooth_s * fps)  # (T, 2)
     height = float(np.median(0.5 * (joints[..., 1].min(axis=1) + joints[..., 1].max(axis=1))))
     return [orbit_camera((x, height, z), size, **orbit) for x, z in track]
 

@@ -1,2 +1,2 @@
-"""The motion core: skeleton, rotations, kinematics, the 272 and 263 representations, the Motion container and
-physical plausibility measures (`physics.py`)."""
+"""The motion core: skeleton, rotations, kinematics, the 272 and 263 representations, the Motion container,
+physical plausibility measures (`physics.py`) and smoothing along time (`signal.py`)."""

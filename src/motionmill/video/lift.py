@@ -31,6 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
+from motionmill.motion.signal import smooth
 from motionmill.motion.skeleton import SMPL22
 
 __all__ = ["LandmarkRegressor", "body_frame", "fix_bone_lengths", "landmarks_to_joints", "lift_track", "smooth"]
@@ -149,18 +150,6 @@ class LandmarkRegressor:
         folder = Path(folder)
         weights = load_file(str(folder / "weights.safetensors"))["weights"].astype(np.float64)
         return cls(weights, json.loads((folder / "info.json").read_text()))
-
-
-def smooth(x: np.ndarray, sigma_frames: float) -> np.ndarray:
-    """Centred Gaussian smoothing along axis 0; the ends are continued linearly (odd reflection): no lag, no droop."""
-    if sigma_frames <= 0 or len(x) < 3:
-        return np.array(x, dtype=np.float64)
-    radius = min(int(np.ceil(3 * sigma_frames)), len(x) - 1)
-    kernel = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma_frames) ** 2)
-    kernel /= kernel.sum()
-    pad = [(radius, radius)] + [(0, 0)] * (x.ndim - 1)
-    padded = np.pad(np.asarray(x, dtype=np.float64), pad, mode="reflect", reflect_type="odd")
-    return np.apply_along_axis(lambda s: np.convolve(s, kernel, mode="valid"), 0, padded)
 
 
 def fix_bone_lengths(joints: np.ndarray, parents: tuple[int, ...] = SMPL22.parents) -> np.ndarray:
