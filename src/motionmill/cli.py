@@ -514,7 +514,7 @@ def video_inspect(video: str, out: str, lifter: str = "learned") -> None:
     from motionmill.video.annotate import AnnotateConfig
     from motionmill.video.inspect import inspect_video
 
-    report = inspect_video(video, out, AnnotateConfig(lifter=lifter))
+    report = inspect_video(video, out, AnnotateConfig(lifter=lifter), progress=True)
     print(f"{out}: {report['frames']} frames, shots: {len(report['shots'])}, clips kept: {len(report['clips'])}, "
           f"rejections: {len(report['rejections'])}; see inspect.mp4 and report.json")  # fmt: skip
     if failed := [c["caption_error"] for c in report["clips"] if "caption_error" in c]:

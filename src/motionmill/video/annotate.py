@@ -106,14 +106,16 @@ class _Pass:
     detector: ShotDetector = field(default_factory=ShotDetector)
 
 
-def _read(info, estimator_factory, face_every: int) -> _Pass:
+def _read(info, estimator_factory, face_every: int, progress: bool = False) -> _Pass:
     import cv2
+    from tqdm.auto import tqdm
 
     seen = _Pass()
     previous_grey = None
     count_faces = FaceCounter()
     with estimator_factory() as estimate:
-        for t, frame in enumerate(frames(info)):
+        bar = tqdm(frames(info), total=info.expected_frames, unit="frame", desc="pose", disable=not progress)
+        for t, frame in enumerate(bar):
             seen.detector.push(frame)
             pose = estimate(frame)
             seen.poses.append(pose)
@@ -198,20 +200,25 @@ def _check_motion(video: str, track: Track, scores: dict, c: AnnotateConfig) -> 
     ])  # fmt: skip
 
 
-def annotate_video(path: str | Path, config: AnnotateConfig | None = None, estimator_factory=PoseEstimator,
-                   keep_poses: bool = False) -> tuple[list[VideoClip], list[Rejection], dict]:  # fmt: skip
+def annotate_video(
+    path: str | Path,
+    config: AnnotateConfig | None = None,
+    estimator_factory=PoseEstimator,
+    keep_poses: bool = False,
+    progress: bool = False,
+) -> tuple[list[VideoClip], list[Rejection], dict]:
     """The motion clips of one video file, the rejections with their reasons, and counts of what was seen.
 
     The stats also hold the shot detector's `boundaries` and `shot_spans` (dicts of frame numbers), and with
     `keep_poses` the `poses`: every frame's `PoseFrame` of the tracked person, or None (for drawing them, as
-    `video.inspect` does; a few kilobytes per frame). Never raises for a bad video: an unusable file is one rejection
-    at stage "decode".
+    `video.inspect` does; a few kilobytes per frame). `progress` shows a bar of the frames read (a corpus build has
+    its own bar per video). Never raises for a bad video: an unusable file is one rejection at stage "decode".
     """
     config = config or AnnotateConfig()
     video = str(path)
     try:
         info = probe(path, config.max_side)
-        seen = _read(info, estimator_factory, config.face_every)
+        seen = _read(info, estimator_factory, config.face_every, progress)
     except VideoError as e:
         return [], [Rejection(video, 0, 0, "decode", e.reason, float("nan"), e.detail)], {"frames": 0}
     total = len(seen.poses)

@@ -27,6 +27,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from motionmill.export.formats import write_motion
 from motionmill.export.render import follow_cameras, font_height, load_font, render_image, wrap_text
@@ -230,7 +231,8 @@ def _write_clip_files(clip: VideoClip, caption, folder: Path, k: int) -> list[st
     return names
 
 
-def _write_video(path: Path, info, poses: list, line: _Timeline, clips, captions, rejections) -> int:
+def _write_video(path: Path, info, poses: list, line: _Timeline, clips, captions, rejections,
+                 progress: bool = False) -> int:  # fmt: skip
     """Stream the side-by-side frames to an H.264 MP4; returns how many frames were written."""
     import imageio_ffmpeg
 
@@ -243,7 +245,8 @@ def _write_video(path: Path, info, poses: list, line: _Timeline, clips, captions
                                              output_params=["-crf", "20", "-preset", "veryfast"])  # fmt: skip
         writer.send(None)
         try:
-            for t, frame in enumerate(frames(info)):
+            drawn = tqdm(frames(info), total=len(poses), unit="frame", desc="draw", disable=not progress)
+            for t, frame in enumerate(drawn):
                 pose = poses[t] if t < len(poses) else None
                 left = _video_panel(frame, t, pose, line, clips, rejections)
                 k, r = (int(line.clip[t]), int(line.rejection[t])) if t < len(line.clip) else (-1, -1)
@@ -270,16 +273,16 @@ def _write_video(path: Path, info, poses: list, line: _Timeline, clips, captions
 
 
 def inspect_video(path: str | Path, out: str | Path, config: AnnotateConfig | None = None,
-                  estimator_factory=PoseEstimator) -> dict:  # fmt: skip
+                  estimator_factory=PoseEstimator, progress: bool = False) -> dict:  # fmt: skip
     """Annotate one video and write `inspect.mp4`, the kept clips' files and `report.json` into `out`.
 
     Returns the report. Raises `VideoError` (a ValueError naming the file and the reason) when the video cannot be
     decoded, before anything is written: there is nothing to look at. A clip the captioner fails on has the caption
-    None and a `caption_error` in the report.
+    None and a `caption_error` in the report. `progress` shows bars of the frames read and drawn.
     """
     config = config or AnnotateConfig()
     info = probe(path, config.max_side)  # a missing, empty or unreadable file fails here, before the slow pass
-    clips, rejections, stats = annotate_video(path, config, estimator_factory, keep_poses=True)
+    clips, rejections, stats = annotate_video(path, config, estimator_factory, keep_poses=True, progress=progress)
     broken = [r for r in rejections if r.stage == "decode" and (r.filter != "too-short" or r.end == 0)]
     if broken:  # e.g. a stream that stops halfway (annotate_video keeps nothing of it), or no frame at all
         raise VideoError(path, broken[0].filter, broken[0].reason)
@@ -296,7 +299,8 @@ def inspect_video(path: str | Path, out: str | Path, config: AnnotateConfig | No
         captions.append(caption)
         entries.append(entry)
     line = _Timeline(stats, clips, rejections)
-    written = _write_video(folder / "inspect.mp4", info, stats.pop("poses"), line, clips, captions, rejections)
+    written = _write_video(folder / "inspect.mp4", info, stats.pop("poses"), line, clips, captions, rejections,
+                           progress)  # fmt: skip
     report = {
         "video": str(path), "frames": stats["frames"], "fps": stats["fps"], "size": stats["size"],
         "detected_frames": stats["detected_frames"], "inspect_frames": written,
