@@ -528,6 +528,37 @@ def _video_inspect_args(p: argparse.ArgumentParser) -> None:
                    "a regressor fitted by video fit-lifter (default learned)")  # fmt: skip
 
 
+def plan(preset: str, gpus: int, seq_tokens: int, batch: int, parallel: str = "ddp", precision: str = "bf16",
+         gpu_memory: float = 80.0, checkpointing: bool = False, text_tokens: int | None = None,
+         attention: str = "fused") -> None:  # fmt: skip
+    """Estimate per-GPU memory (weights, gradients, AdamW state, activations, logits) and FLOPs of one generator
+    training step, and say whether it fits; the model is built on the meta device, so any preset costs nothing."""
+    from motionmill.generator.model import GeneratorConfig
+    from motionmill.training.plan import format_plan
+    from motionmill.training.plan import plan as make_plan
+
+    p = make_plan(GeneratorConfig.from_name(preset), gpus, seq_tokens, batch, parallel, precision, checkpointing,
+                  text_tokens=text_tokens, attention=attention, gpu_memory=gpu_memory)  # fmt: skip
+    print(format_plan(p, preset))
+
+
+def _plan_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", required=True, help="generator preset: tiny, small, 111M, 343M, 775M, 1B, 3B or 7B")
+    p.add_argument("--gpus", type=int, default=1, help="GPUs taking part (default 1)")
+    p.add_argument("--seq-tokens", type=int, default=301, help="tokens per sequence, text + motion (default 301)")
+    p.add_argument("--batch", type=int, default=16, help="sequences per GPU (default 16)")
+    p.add_argument("--parallel", default="ddp", choices=("ddp", "fsdp"), help="ddp replicates weights, gradients "
+                   "and AdamW state; fsdp shards them over the GPUs (default ddp)")  # fmt: skip
+    p.add_argument("--precision", default="bf16", choices=("bf16", "fp32"), help="bf16 autocast over fp32 master "
+                   "weights, as the training loop on GPUs, or fp32 (default bf16)")  # fmt: skip
+    p.add_argument("--gpu-memory", type=float, default=80.0, help="GiB per GPU for the fit verdict (default 80)")
+    p.add_argument("--checkpointing", action="store_true", help="activation checkpointing of every block")
+    p.add_argument("--text-tokens", type=int, default=None, help="text prefix within --seq-tokens (default half, "
+                   "at most the preset's max_text_tokens)")  # fmt: skip
+    p.add_argument("--attention", default="fused", choices=("fused", "math"), help="fused SDPA kernels keep no "
+                   "attention scores; math keeps batch x heads x T x T per layer (default fused)")  # fmt: skip
+
+
 # name -> (function, argument builder, help). A name with a space is a subcommand of a group ("corpus build").
 COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "convert": (convert, _convert_args, "convert a motion file to another format"),
@@ -555,6 +586,7 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "video fit-lifter": (video_fit_lifter, _video_fit_lifter_args, "fit the landmark-to-joint regressor"),
     "video inspect": (video_inspect, _video_inspect_args, "landmarks beside the recovered motion, to check by eye"),
     "video fit-captioner": (video_fit_captioner, _video_fit_captioner_args, "fit the offline captioner's classifier"),
+    "plan": (plan, _plan_args, "per-GPU memory and FLOPs of a generator training step"),
 }
 
 
