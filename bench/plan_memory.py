@@ -5,7 +5,9 @@ Each measurement runs in a fresh subprocess: imports, model and batch are create
 sit above it after a transient of the imports); then two optimizer steps run as the training loop runs them on
 CPU (fp32, `generator_task`, backward, gradient clipping, AdamW), the second one with AdamW state already allocated
 as in every later step. Peak RSS growth is compared with the plan's total minus the fp32 weights, which the baseline
-already holds. tracemalloc cannot see torch's allocations, hence RSS.
+already holds. tracemalloc cannot see torch's allocations, hence RSS. RSS also counts allocator slack, which grows
+when the machine is busy (a run inside the full test suite once measured 3.5x the quiet figure for tiny): run it
+on a quiet machine, and read it as a check of the plan's order of magnitude and terms, not of its last digits.
 
     python bench/plan_memory.py            # tiny (batch 32) and small (batch 16), 300 tokens, 150 of them text
 """

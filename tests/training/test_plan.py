@@ -72,19 +72,3 @@ def test_cli_prints_the_table_and_a_verdict(capsys):
 def test_cli_rejects_bad_settings(capsys):
     assert main(["plan", "--preset", "tiny", "--gpus", "0"]) == 2
     assert "--gpus" in capsys.readouterr().err
-
-
-def test_plan_is_close_to_a_measured_tiny_step():
-    # the measurement of bench/plan_memory.py: peak RSS growth of CPU fp32 steps in a fresh process
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "bench" / "plan_memory.py"
-    spec = importlib.util.spec_from_file_location("plan_memory", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    p = plan(GeneratorConfig.from_name("tiny"), 1, 300, 32, "ddp", "fp32", False, text_tokens=150)
-    measured = bench.measure("tiny", 32, 300, 150)
-    # RSS also holds allocator slack and thread workspaces, which the plan does not count, and varies by about +-10%
-    # from run to run: a looser bound than the 15% the bench reports against
-    assert 0.75 < measured / (p.total_gib - p.weights_gib) < 1.4
