@@ -65,24 +65,27 @@ __all__ = ["Plan", "activation_bytes_per_token_layer", "count_parameters", "form
 GIB = 1024**3
 
 
-def count_parameters(config: GeneratorConfig) -> tuple[int, int, int]:
-    """(all parameters, matmul parameters, parameters of one block) of the model, built on the meta device."""
+def _shapes(config: GeneratorConfig) -> tuple[int, int, int, dict[str, int]]:
+    """Everything the plan reads off the model, from one meta-device build (about a second for 7B)."""
     with torch.device("meta"):  # shapes only: a 7B model costs no memory and no init time
         model = MotionGenerator(config)
     total = sum(p.numel() for p in model.parameters())
     matmul = sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.Linear))
     block = sum(p.numel() for p in model.blocks[0].parameters())
-    return total, matmul, block
+    blocks = sum(m.weight.numel() for m in model.blocks.modules() if isinstance(m, nn.Linear))
+    text = model.text_proj.weight.numel() if isinstance(model.text_proj, nn.Linear) else 0
+    return total, matmul, block, {"blocks": blocks, "head": model.head.weight.numel(), "text_proj": text}
+
+
+def count_parameters(config: GeneratorConfig) -> tuple[int, int, int]:
+    """(all parameters, matmul parameters, parameters of one block) of the model, built on the meta device."""
+    return _shapes(config)[:3]
 
 
 def linear_weights(config: GeneratorConfig) -> dict[str, int]:
     """Weights of the matmuls by where they apply: every block's Linears (all positions), the head (scored
     positions) and the text projection (text positions). Embedding lookups and norms do no matmul."""
-    with torch.device("meta"):
-        model = MotionGenerator(config)
-    blocks = sum(m.weight.numel() for m in model.blocks.modules() if isinstance(m, nn.Linear))
-    text = model.text_proj.weight.numel() if isinstance(model.text_proj, nn.Linear) else 0
-    return {"blocks": blocks, "head": model.head.weight.numel(), "text_proj": text}
+    return _shapes(config)[3]
 
 
 def activation_bytes_per_token_layer(config: GeneratorConfig, precision: str, seq_tokens: int,
@@ -165,7 +168,7 @@ def plan(config: GeneratorConfig, gpus: int, seq_tokens: int, batch: int, parall
     text = min(seq_tokens // 2, config.max_text_tokens) if text_tokens is None else text_tokens
     if not 1 <= text < seq_tokens:
         raise ValueError(f"--text-tokens must be in [1, {seq_tokens - 1}], got {text}")
-    total, matmul, block = count_parameters(config)
+    total, matmul, block, linear = _shapes(config)
     b = 2 if precision == "bf16" else 4
     shard = gpus if parallel == "fsdp" else 1
     D, T, B, L = config.dim, seq_tokens, batch, config.n_layer
@@ -190,7 +193,6 @@ def plan(config: GeneratorConfig, gpus: int, seq_tokens: int, batch: int, parall
     total_bytes = weights + copy + grads + optimizer + buckets + gathered + acts + working + other + logits
 
     sequences = B * gpus
-    linear = linear_weights(config)
     per_sequence = linear["blocks"] * T + linear["head"] * scored + linear["text_proj"] * text
     flops = 6 * per_sequence * sequences + 12 * L * D * T**2 * sequences
     return Plan(params=total, matmul_params=matmul, gpus=gpus, seq_tokens=T, text_tokens=text, batch=B,
