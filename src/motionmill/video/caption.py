@@ -278,9 +278,14 @@ def _generic_count(j: np.ndarray, fps: float) -> int:
     return P.count_repetitions(signal, fps, prominence=0.4 * float(np.ptp(signal)), min_separation=0.35)
 
 
+def _body_joints(j: np.ndarray, fps: float) -> np.ndarray:
+    """(T, J, 3) pelvis-relative joints in the body's heading frame: the first block of `motion_features`."""
+    return motion_features(j, fps)[:, :66].reshape(len(j), 22, 3)
+
+
 def _wrist_rises(j: np.ndarray, fps: float) -> int:
     """Times the higher wrist rises at least 15 cm relative to the pelvis (blocks raise the forearms each time)."""
-    local = motion_features(j, fps)[:, :66].reshape(len(j), 22, 3)
+    local = _body_joints(j, fps)
     return P.count_repetitions(local[:, P.WRISTS, 1].max(axis=1), fps, prominence=0.15, min_separation=0.3)
 
 
@@ -297,7 +302,7 @@ one."""
 def _moving_side(j: np.ndarray, fps: float, pair: tuple[int, int], ratio: float = 1.6) -> str:
     """Which limb does a one-sided action: of the joint `pair` (left, right), the one that travels clearly farther
     relative to the pelvis in the body's heading frame; "both" when neither travels `ratio` times farther."""
-    local = motion_features(j, fps)[:, :66].reshape(len(j), 22, 3)
+    local = _body_joints(j, fps)
     travel = [float(np.linalg.norm(np.diff(local[:, w], axis=0), axis=-1).sum()) for w in pair]
     if max(travel) < 0.3:
         return "none"

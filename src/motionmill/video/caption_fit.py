@@ -27,10 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
+from motionmill.motion.signal import smooth
 from motionmill.synth.catalog import ACTIONS
 from motionmill.synth.corpus import LAYERABLE, UPPER, make_clip, split_of
 from motionmill.video.caption import FEATURES, ActionClassifier, motion_features
-from motionmill.video.lift import smooth
+from motionmill.video.closed_loop import split_indices
 
 __all__ = ["FitConfig", "disturb", "fit_action_classifier", "labelled_clips"]
 
@@ -81,13 +82,8 @@ def _labels(plan, frames: int, first: int = 0) -> np.ndarray:
 
 def labelled_clips(split: str, count: int, corpus_seed: int = 7) -> list[tuple[np.ndarray, np.ndarray]]:
     """The first `count` built-in clips of `split` as (joints (T, J, 3) float32, labels (T, 4) of `_labels`)."""
-    out, index = [], 0
-    while len(out) < count:
-        if split_of(corpus_seed, index) == split:
-            clip = make_clip(corpus_seed, index, captions=False)
-            out.append((clip.joints.astype(np.float32), _labels(clip.plan, len(clip.joints))))
-        index += 1
-    return out
+    clips = (make_clip(corpus_seed, index, captions=False) for index in split_indices(split, count, corpus_seed))
+    return [(clip.joints.astype(np.float32), _labels(clip.plan, len(clip.joints))) for clip in clips]
 
 
 def recovered_clips(folder: str | Path, corpus_seed: int = 7) -> list[tuple[np.ndarray, ...]]:
