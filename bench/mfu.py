@@ -46,7 +46,7 @@ def batch_for(cfg: GeneratorConfig, batch: int, seq: int, text: int) -> dict:
 
 def train_step(model, optimizer, data) -> None:
     optimizer.zero_grad(set_to_none=True)
-    loss, _ = generator_task(model, data, text_dropout=0.0)
+    loss, _ = generator_task(model, data)
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     optimizer.step()

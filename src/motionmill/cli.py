@@ -268,6 +268,21 @@ def _export_evaluator_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", required=True, help="folder to write")
 
 
+def export_checkpoint(run: str, out: str) -> None:
+    """One model folder (config, extras, model.safetensors) from a training run, also from the sharded checkpoint
+    of a multi-process run; it loads wherever a tokenizer, generator or evaluator folder is expected."""
+    from motionmill.training.state import export_checkpoint as run_export
+    from motionmill.utils.provenance import copy_provenance
+
+    print(f"model folder written to {run_export(run, out)}")
+    copy_provenance(run, out)
+
+
+def _export_checkpoint_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", required=True, help="training run (or its checkpoint/ folder)")
+    p.add_argument("--out", required=True, help="folder to write")
+
+
 def synth_report(clips: int = 2000, seed: int = 0) -> None:
     """Plausibility of the built-in corpus: foot skating, penetration, floating, bone lengths, joint limits."""
     from motionmill.synth.report import report
@@ -569,6 +584,7 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "generate": (generate, _generate_args, "generate motion from text prompts"),
     "export pipeline": (export_pipeline, _export_pipeline_args, "assemble a pipeline folder from training runs"),
     "export evaluator": (export_evaluator, _export_evaluator_args, "an evaluator folder from a training run"),
+    "export checkpoint": (export_checkpoint, _export_checkpoint_args, "a model folder from a run, sharded or not"),
     "import motionmillion": (import_motionmillion, _import_motionmillion_args, "pipeline from MotionMillion's weights"),
     "corpus build": (corpus_build, _corpus_build_args, "build or resume a motion corpus from sources"),
     "corpus info": (corpus_info, _corpus_info_args, "counts, hours and rejections of a corpus"),

@@ -49,7 +49,7 @@ def test_checkpoint_file_set(tmp_path):
     run(tmp_path, 5)
     assert sorted(p.name for p in (tmp_path / "checkpoint").iterdir()) == [
         "model.safetensors",
-        "optimizer.pt",
+        "state",
         "trainer.pt",
     ]
     assert not (tmp_path / "checkpoint.old").exists() and not (tmp_path / ".checkpoint.tmp").exists()
@@ -120,21 +120,39 @@ def test_gradient_accumulation_matches_a_big_batch(tmp_path):
     def plain(model, batch):  # no dropout/noise: the two runs see the same data in the same order
         return torch.nn.functional.mse_loss(model[3](model[1](model[0](batch["x"]))), batch["y"]), {}
 
-    from motionmill.training.loop import epoch_batches
-
-    class Pairs(torch.utils.data.Sampler):  # 8-item halves of the big run's 16-item batches
-        def set_epoch(self, epoch):
-            self.epoch = epoch
-
-        def __iter__(self):
-            for b in epoch_batches(64, 16, 0, self.epoch):
-                yield b[:8]
-                yield b[8:]
-
     m1, m2 = make_model(), make_model()
     train(m1, plain, ToyData(), big, tmp_path / "a", save_model=save_model, progress=False)
-    train(m2, plain, ToyData(), accum, tmp_path / "b", save_model=save_model, batch_sampler=Pairs(), progress=False)
+    train(m2, plain, ToyData(), accum, tmp_path / "b", save_model=save_model, progress=False)
     for p1, p2 in zip(m1.parameters(), m2.parameters(), strict=True):
+        assert torch.allclose(p1, p2, atol=1e-6)
+    assert _losses(tmp_path / "a") == pytest.approx(_losses(tmp_path / "b"), rel=1e-6)
+
+
+def test_micro_batches_are_weighted_by_what_their_loss_averages_over(tmp_path):
+    """A task that reports its weight (here a per-item count, as scored tokens are for the generator) gets the
+    weighted mean over the whole step, not the mean of its micro-batches' means."""
+    cfg = TrainConfig(steps=1, batch_size=2, grad_accum=2, lr=1e-2, warmup_steps=0, log_every=1, grad_clip=0)
+    counts = torch.tensor([1.0, 5.0, 2.0, 2.0])
+
+    class Counted(ToyData):
+        def __getitem__(self, i):
+            return {**super().__getitem__(i), "count": counts[i]}
+
+    def weighted_loss(model, x, y, count):
+        err = (model[3](model[1](model[0](x))) - y).square()[:, 0]
+        return (err * count).sum() / count.sum()
+
+    def task(model, batch):
+        return weighted_loss(model, batch["x"], batch["y"], batch["count"]), {}, float(batch["count"].sum())
+
+    trained, reference = make_model(), make_model()
+    data = Counted(n=4)
+    train(trained, task, data, cfg, tmp_path, save_model=save_model, progress=False, lengths=[1, 1, 1, 1])
+    loss = weighted_loss(reference, data.x, data.y, counts)
+    assert _losses(tmp_path)[1] == pytest.approx(loss.item(), rel=1e-6)
+    loss.backward()
+    torch.optim.AdamW(reference.parameters(), lr=1e-2, betas=cfg.betas, weight_decay=0.0).step()
+    for p1, p2 in zip(trained.parameters(), reference.parameters(), strict=True):
         assert torch.allclose(p1, p2, atol=1e-6)
 
 

@@ -55,7 +55,7 @@ def test_flops_are_the_matmuls_that_run():
     data = {"text_states": torch.randn(B, text, cfg.text_dim), "text_mask": torch.ones(B, text, dtype=torch.bool),
             "tokens": torch.randint(0, cfg.vocab_codes, (B, n)), "lengths": torch.full((B,), n)}  # fmt: skip
     with FlopCounterMode(display=False) as counter:
-        loss, _ = generator_task(model, data, text_dropout=0.0)
+        loss, _ = generator_task(model, data)
         loss.backward()
     attention = 12 * cfg.n_layer * cfg.dim * T**2 * B
     p = plan(cfg, 1, T, B, "ddp", "fp32", False, text_tokens=text)
@@ -87,3 +87,23 @@ def test_cli_prints_the_table_and_a_verdict(capsys):
 def test_cli_rejects_bad_settings(capsys):
     assert main(["plan", "--preset", "tiny", "--gpus", "0"]) == 2
     assert "--gpus" in capsys.readouterr().err
+
+
+def test_the_8_gpu_recipe_is_valid_and_fits_an_80_gib_gpu():
+    """configs/generator/7B-fsdp.yaml, the README's 8-GPU command: every key is a real setting, the global batch is
+    MotionMillion's 640, and the plan of its step fits 80 GiB."""
+    from pathlib import Path
+
+    from motionmill.training.generator import SECTIONS, GeneratorDataConfig
+    from motionmill.training.loop import TrainConfig
+    from motionmill.utils.config import build_dataclass, load_recipe
+
+    recipe = load_recipe(Path(__file__).parents[2] / "configs/generator/7B-fsdp.yaml", SECTIONS)
+    train = build_dataclass(TrainConfig, recipe["train"], "train")
+    build_dataclass(GeneratorDataConfig, recipe["data"], "data")
+    model = dict(recipe["model"])
+    cfg = GeneratorConfig.from_name(model.pop("preset"), **model)
+    assert train.parallel == "fsdp" and train.activation_checkpointing
+    assert train.batch_size * 8 * train.grad_accum == 640
+    step = plan(cfg, 8, 300, train.batch_size, "fsdp", "bf16", checkpointing=True)
+    assert step.fits and step.total_gib < 80

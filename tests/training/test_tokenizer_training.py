@@ -46,7 +46,7 @@ def test_run_folder_holds_its_config_logs_and_a_self_contained_checkpoint(run):
     assert sorted(p.name for p in (run / "checkpoint").iterdir()) == [
         "config.json",
         "model.safetensors",
-        "optimizer.pt",
+        "state",
         "stats.safetensors",
         "trainer.pt",
     ]

@@ -7,6 +7,8 @@ weights; loading never unpickles anything. A training run folder is accepted whe
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import json
 from pathlib import Path
@@ -15,10 +17,22 @@ import torch
 
 from motionmill.utils.io import atomic_write
 
-__all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "load_model_folder", "model_folder", "save_model_folder"]
+__all__ = ["CONFIG_NAME", "WEIGHTS_NAME", "load_model_folder", "model_folder", "save_model_folder", "weights_elsewhere"]
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+_WEIGHTS_ELSEWHERE = contextvars.ContextVar("weights_elsewhere", default=False)
+
+
+@contextlib.contextmanager
+def weights_elsewhere():
+    """Inside this block `save_model_folder` writes the config and extras but no weights: a checkpoint of a
+    multi-process run keeps them in its shards (`training.state`)."""
+    token = _WEIGHTS_ELSEWHERE.set(True)
+    try:
+        yield
+    finally:
+        _WEIGHTS_ELSEWHERE.reset(token)
 
 
 def model_folder(folder: str | Path, what: str) -> Path:
@@ -26,6 +40,9 @@ def model_folder(folder: str | Path, what: str) -> Path:
     folder = Path(folder)
     if not (folder / CONFIG_NAME).is_file() and (folder / "checkpoint" / CONFIG_NAME).is_file():
         folder = folder / "checkpoint"
+    if (folder / CONFIG_NAME).is_file() and not (folder / WEIGHTS_NAME).is_file() and (folder / "state").is_dir():
+        raise FileNotFoundError(f"{folder} holds the sharded weights of a multi-process run; write a {what} folder "
+                                f"from it with: motionmill export checkpoint --run {folder} --out DIR")  # fmt: skip
     for name in (CONFIG_NAME, WEIGHTS_NAME):
         if not (folder / name).is_file():
             raise FileNotFoundError(f"{folder} is not a {what} checkpoint: {name} is missing")
@@ -38,8 +55,9 @@ def save_model_folder(model: torch.nn.Module, folder: str | Path, config: dict) 
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    atomic_write(folder / WEIGHTS_NAME, save(tensors, metadata={"format": "pt"}))
+    if not _WEIGHTS_ELSEWHERE.get():
+        tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+        atomic_write(folder / WEIGHTS_NAME, save(tensors, metadata={"format": "pt"}))
     atomic_write(folder / CONFIG_NAME, json.dumps(config, indent=2, sort_keys=True) + "\n")
     return folder
 

@@ -2,7 +2,8 @@
 
 Every random choice is a pure function of (seed, epoch, index) through `np.random.default_rng`, so a sample does
 not depend on the worker that loads it, the number of workers, or what was loaded before: data order survives an
-exact resume, and DDP ranks see disjoint batches (`LengthBucketSampler(rank=, world_size=)`).
+exact resume, and ranks of a multi-process run, which split each batch between them (`training.distributed`), draw
+the same items as one process would.
 
 Shape legend: B batch, T frames, F features.
 """
@@ -131,19 +132,18 @@ def collate_padded(items: list[dict]) -> dict:
 
 
 class LengthBucketSampler(Sampler[list[int]]):
-    """Batches of similar lengths (less padding), shuffled deterministically per epoch, split across ranks.
+    """Batches of similar lengths (less padding), shuffled deterministically per epoch.
 
     Items are sorted by length inside random chunks of `bucket_batches` batches, cut into batches, and the batches
-    shuffled; rank r of `world_size` takes every world_size-th batch (the tail is dropped so ranks stay in step).
+    shuffled. In a multi-process run these are global batches, which the training loop splits between ranks.
     """
 
-    def __init__(self, lengths, batch_size: int, seed: int = 0, bucket_batches: int = 50, rank: int = 0,
-                 world_size: int = 1):  # fmt: skip
-        if batch_size < 1 or not 0 <= rank < world_size:
-            raise ValueError(f"need batch_size >= 1 and 0 <= rank < world_size, got {batch_size}, {rank}, {world_size}")
+    def __init__(self, lengths, batch_size: int, seed: int = 0, bucket_batches: int = 50):
+        if batch_size < 1:
+            raise ValueError(f"need batch_size >= 1, got {batch_size}")
         self.lengths = np.asarray(lengths)
         self.batch_size, self.seed, self.bucket = batch_size, seed, bucket_batches * batch_size
-        self.rank, self.world_size, self.epoch = rank, world_size, 0
+        self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -156,9 +156,7 @@ class LengthBucketSampler(Sampler[list[int]]):
             chunk = order[c : c + self.bucket]
             chunk = chunk[np.argsort(self.lengths[chunk], kind="stable")]
             batches += [chunk[b : b + self.batch_size] for b in range(0, len(chunk), self.batch_size)]
-        batches = [batches[i] for i in rng.permutation(len(batches))]
-        usable = len(batches) - len(batches) % self.world_size
-        return batches[self.rank : usable : self.world_size]
+        return [batches[i] for i in rng.permutation(len(batches))]
 
     def __iter__(self) -> Iterator[list[int]]:
         return (b.tolist() for b in self._batches())

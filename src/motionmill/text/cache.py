@@ -97,7 +97,7 @@ class EmbeddingCache:
     def precompute(self, texts: Iterable[str], batch_size: int | None = None) -> int:
         """Encode and store every distinct text not cached yet, with a progress bar; returns how many were new."""
         missing = self._missing(list(texts))
-        self._store(missing, batch_size or self.batch_size, progress=True)
+        self._store(missing, batch_size or self.batch_size, progress=bool(missing))
         return len(missing)
 
     def _missing(self, texts: list[str]) -> list[str]:

@@ -31,6 +31,7 @@ Shape legend: B batch, L text tokens, T frames, F features, E embedding width.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,7 @@ import numpy as np
 import torch
 
 from motionmill.checkpoints.evaluator import save_evaluator
-from motionmill.data.datasets import LengthBucketSampler, TextMotionDataset, collate_padded
+from motionmill.data.datasets import TextMotionDataset, collate_padded
 from motionmill.data.store import Corpus
 from motionmill.eval.metrics import r_precision
 from motionmill.evaluator.tmr import EvaluatorConfig, TextMotionEvaluator, contrastive_loss
@@ -48,7 +49,8 @@ from motionmill.synth.holdout import clean_detail_changes, clean_mirror
 from motionmill.synth.twins import Twin, twin_motion
 from motionmill.text.details import change_detail
 from motionmill.text.sides import mirror_text, names_a_side
-from motionmill.training.loop import TrainConfig, train
+from motionmill.training.distributed import ONE_PROCESS, Ranks, gather_rows, main_first
+from motionmill.training.loop import TrainConfig, join_processes, seeded_model, train
 from motionmill.utils.config import build_dataclass, run_recipe, save_recipe
 from motionmill.utils.provenance import write_run_provenance
 
@@ -59,6 +61,7 @@ __all__ = [
     "builtin_twins",
     "evaluator_task",
     "make_collate",
+    "text_ids",
     "train_evaluator",
     "training_texts",
 ]
@@ -173,8 +176,9 @@ def twin_items(items: list[dict], twins: dict[int, Twin], max_frames: int) -> li
 def make_collate(cache, mirror_stats=None, detail_negatives: bool = False, twins: dict[int, Twin] | None = None,
                  max_frames: int = 300, allowed: tuple[set[int], set[int]] | None = None):  # fmt: skip
     """Batches of {"text_states" (B, L, D), "text_mask" (B, L), "motion" (B, T, F), "motion_mask" (B, T),
-    "text_id" (B,)}, where equal caption texts share a text_id. With `mirror_stats` (the normaliser of the items'
-    features), side-naming items are followed by their mirror pairs (`add_mirror_pairs`); with `detail_negatives`,
+    "text_id" (B,)}, where equal caption texts share a text_id (a hash of the text, so ids agree across processes).
+    With `mirror_stats` (the normaliser of the items' features), side-naming items are followed by their mirror
+    pairs (`add_mirror_pairs`); with `detail_negatives`,
     the batch also has "negative_states" (K, L', D), "negative_mask" (K, L') and "negative_id" (K,): its captions
     with one count or angle changed, ids shared with any equal caption of the batch; with `twins` (row -> Twin,
     `builtin_twins`), "negative_motion" (M, T', F) and "negative_motion_mask" (M, T'): its clips' twin windows.
@@ -188,22 +192,25 @@ def make_collate(cache, mirror_stats=None, detail_negatives: bool = False, twins
             items = add_mirror_pairs(items, mirror_stats, mirror_rows)
         batch = collate_padded(items)
         states, mask = cache.get(batch["text"])
-        ids = {text: i for i, text in enumerate(dict.fromkeys(batch["text"]))}
         out = {"text_states": states.float(), "text_mask": mask, "motion": batch["motion"],
-               "motion_mask": batch["mask"], "text_id": torch.tensor([ids[t] for t in batch["text"]])}  # fmt: skip
+               "motion_mask": batch["mask"], "text_id": text_ids(batch["text"])}  # fmt: skip
         negatives = list(dict.fromkeys(filter(None, map(change_detail, texts_to_change)))) if detail_negatives else []
         if negatives:
-            for text in negatives:
-                ids.setdefault(text, len(ids))
             states, mask = cache.get(negatives)
-            out.update(negative_states=states.float(), negative_mask=mask,
-                       negative_id=torch.tensor([ids[t] for t in negatives]))  # fmt: skip
+            out.update(negative_states=states.float(), negative_mask=mask, negative_id=text_ids(negatives))
         if extra_motions:
             padded = collate_padded([{"text": "", "motion": m, "length": len(m), "clip": -1} for m in extra_motions])
             out.update(negative_motion=padded["motion"], negative_motion_mask=padded["mask"])
         return out
 
     return collate
+
+
+def text_ids(texts: list[str]) -> torch.Tensor:
+    """(N,) int64 ids equal exactly for equal texts: 63 bits of a BLAKE2 hash (a collision between two captions of
+    one batch is about as likely as 1 in 10^14)."""
+    digests = (hashlib.blake2b(t.encode("utf-8"), digest_size=8).digest() for t in texts)
+    return torch.tensor([int.from_bytes(d, "little") >> 1 for d in digests], dtype=torch.int64)
 
 
 def training_texts(captions: list[list[dict]], mirror_pairs: bool, detail_negatives: bool) -> set[str]:
@@ -216,21 +223,26 @@ def training_texts(captions: list[list[dict]], mirror_pairs: bool, detail_negati
     return texts
 
 
-def evaluator_task(model: TextMotionEvaluator, batch: dict, filter_same_text: bool = True):
+def evaluator_task(model: TextMotionEvaluator, batch: dict, filter_same_text: bool = True,
+                   ranks: Ranks = ONE_PROCESS):  # fmt: skip
     """Symmetric InfoNCE of a batch of pairs (and its negative-only texts and motions, if any); logs the in-batch
-    text -> motion top-1 accuracy."""
+    text -> motion top-1 accuracy. On several processes the embeddings of every rank are gathered, so each rank
+    computes the loss of the whole global batch, as one process would."""
     text, motion = model(batch["text_states"], batch["text_mask"], batch["motion"], batch["motion_mask"])
-    ids = batch["text_id"]
-    same = ids[:, None] == ids[None, :] if filter_same_text else None
-    negatives = negative_same = None
+    negatives = negative_motions = text.new_zeros(0, text.shape[1])
+    negative_ids = batch["text_id"].new_zeros(0)
     if "negative_states" in batch:
         negatives = model.encode_text(batch["negative_states"], batch["negative_mask"])
-        negative_same = ids[:, None] == batch["negative_id"][None, :]  # a changed caption equal to a true one
-    negative_motions = None
+        negative_ids = batch["negative_id"]
     if "negative_motion" in batch:
         negative_motions = model.encode_motion(batch["negative_motion"], batch["negative_motion_mask"])
-    loss, accuracy = contrastive_loss(text, motion, model.cfg.temperature, same, negatives, negative_same,
-                                      negative_motions)  # fmt: skip
+    text, motion, negatives, negative_motions = gather_rows([text, motion, negatives, negative_motions], ranks)
+    ids, negative_ids = gather_rows([batch["text_id"], negative_ids], ranks)
+    same = ids[:, None] == ids[None, :] if filter_same_text else None
+    negative_same = ids[:, None] == negative_ids[None, :]  # a changed caption equal to a true one
+    loss, accuracy = contrastive_loss(text, motion, model.cfg.temperature, same,
+                                      negatives if len(negatives) else None, negative_same if len(negatives) else None,
+                                      negative_motions if len(negative_motions) else None)  # fmt: skip
     return loss, {"batch_acc": accuracy.item()}
 
 
@@ -261,6 +273,7 @@ def train_evaluator(config: str | None, corpus: str, out: str, steps: int | None
     recipe = run_recipe(config, run, SECTIONS, steps)
     train_cfg = build_dataclass(TrainConfig, recipe["train"], "train")
     data_cfg = build_dataclass(EvaluatorDataConfig, recipe["data"], "data")
+    ranks = join_processes(train_cfg)
     data = Corpus(corpus)
     if data.feature_dim != 272:
         raise ValueError(f"{corpus}: the evaluator reads 272-dim features, the corpus has {data.feature_dim}")
@@ -269,34 +282,38 @@ def train_evaluator(config: str | None, corpus: str, out: str, steps: int | None
     model_values = dict(recipe["model"])
     model_cfg = EvaluatorConfig.from_name(model_values.pop("preset", "tiny"), **model_values,
                                           text_dim=encoder.dim, feature_dim=data.feature_dim)  # fmt: skip
-    run.mkdir(parents=True, exist_ok=True)
-    save_recipe(run / "config.yaml", {"model": recipe["model"], "train": train_cfg, "data": data_cfg})
+    if ranks.is_main:
+        run.mkdir(parents=True, exist_ok=True)
+        save_recipe(run / "config.yaml", {"model": recipe["model"], "train": train_cfg, "data": data_cfg})
     dataset = TextMotionDataset(data, "train", data_cfg.min_frames, data_cfg.max_frames, stats, train_cfg.seed)
     val_split = "val" if len(data.indices("val", min_frames=data_cfg.min_frames)) >= 2 else "train"
     val = TextMotionDataset(data, val_split, data_cfg.min_frames, data_cfg.max_frames, stats, seed=12345)
-    write_run_provenance(run, Path(corpus), data.manifest, "train", recipe, val_split)
+    if ranks.is_main:
+        write_run_provenance(run, Path(corpus), data.manifest, "train", recipe, val_split)
     cache = EmbeddingCache(Path(corpus) / "text_cache", encoder)
     allowed = augmentable_rows(data, dataset.clips) if data_cfg.mirror_pairs or data_cfg.detail_negatives else None
     texts = training_texts(dataset.texts, data_cfg.mirror_pairs, data_cfg.detail_negatives)
-    cache.precompute(sorted(texts | {c["text"] for clip in val.texts for c in clip}))
+    with main_first(ranks):
+        cache.precompute(sorted(texts | {c["text"] for clip in val.texts for c in clip}))
     collate = make_collate(cache)
     twins = None
     if data_cfg.twin_negatives:
-        twins = builtin_twins(data, dataset.clips, stats, progress)
+        twins = builtin_twins(data, dataset.clips, stats, progress and ranks.is_main)
         if not twins:
             raise ValueError(f"{corpus}: data.twin_negatives needs built-in clips that name a detail; found none")
     train_collate = make_collate(cache, stats if data_cfg.mirror_pairs else None, data_cfg.detail_negatives, twins,
                                  data_cfg.max_frames, allowed)  # fmt: skip
-    sampler = LengthBucketSampler(dataset.lengths(), train_cfg.batch_size, seed=train_cfg.seed)
     info = {"text_encoder": data_cfg.text_encoder, "fps": float(data.manifest.get("fps", 30.0)),
             "max_frames": data_cfg.max_frames}  # fmt: skip
 
     def task(model, batch):
-        return evaluator_task(model, batch, data_cfg.filter_same_text)
+        return evaluator_task(model, batch, data_cfg.filter_same_text, ranks)
 
     def evaluate(model):
         return _evaluate(model, val, collate, data_cfg.eval_items)
 
-    return train(TextMotionEvaluator(model_cfg), task, dataset, train_cfg, run,
+    model = seeded_model(lambda: TextMotionEvaluator(model_cfg), train_cfg)
+    return train(model, task, dataset, train_cfg, run,
                  lambda m, folder: save_evaluator(m, folder, stats, info), collate_fn=train_collate,
-                 batch_sampler=sampler, evaluate=evaluate, progress=progress)  # fmt: skip
+                 lengths=dataset.lengths(), evaluate=evaluate, progress=progress,
+                 forward_methods=("encode_text", "encode_motion"))  # fmt: skip

@@ -16,7 +16,6 @@ Shape legend: B batch, L text tokens, N motion tokens, V output classes (K + 1).
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,10 +25,10 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from motionmill.checkpoints.generator import save_generator
-from motionmill.data.datasets import LengthBucketSampler
 from motionmill.data.store import Corpus
 from motionmill.generator.model import GeneratorConfig, MotionGenerator
-from motionmill.training.loop import TrainConfig, train
+from motionmill.training.distributed import main_first
+from motionmill.training.loop import TrainConfig, join_processes, seeded_model, train
 from motionmill.utils.config import build_dataclass, run_recipe, save_recipe
 from motionmill.utils.provenance import write_run_provenance
 
@@ -105,7 +104,10 @@ class TokenTextDataset(Dataset):
         u = rng.random()
         if len(ids) > self.cfg.min_tokens and u < self.cfg.edge_drop:
             ids = ids[1:] if u < self.cfg.edge_drop / 2 else ids[:-1]
-        return {"text": caption["text"], "tokens": torch.from_numpy(ids.astype(np.int64))}
+        # drawn here, not in the training step, so they do not depend on how a batch is split between processes
+        drop_text, hide_length = rng.random() < self.cfg.text_dropout, rng.random() < self.cfg.length_dropout
+        return {"text": caption["text"], "tokens": torch.from_numpy(ids.astype(np.int64)), "drop_text": drop_text,
+                "hide_length": hide_length}  # fmt: skip
 
     def _span(self, ids: np.ndarray, caption: dict, fps: float) -> np.ndarray:
         start, end = float(caption.get("start") or 0.0), float(caption.get("end") or 0.0)
@@ -118,7 +120,8 @@ class TokenTextDataset(Dataset):
 
 
 def make_collate(cache, pad_id: int):
-    """Batches of {"text_states" (B, L, D), "text_mask" (B, L), "tokens" (B, N) PAD-padded, "lengths" (B,)}."""
+    """Batches of {"text_states" (B, L, D), "text_mask" (B, L), "tokens" (B, N) PAD-padded, "lengths" (B,),
+    "drop_text" (B,), "hide_length" (B,)}."""
 
     def collate(items: list[dict]) -> dict:
         states, mask = cache.get([it["text"] for it in items])
@@ -126,20 +129,23 @@ def make_collate(cache, pad_id: int):
         tokens = torch.full((len(items), int(lengths.max())), pad_id, dtype=torch.long)
         for b, it in enumerate(items):
             tokens[b, : lengths[b]] = it["tokens"]
-        return {"text_states": states.float(), "text_mask": mask, "tokens": tokens, "lengths": lengths}
+        flags = {key: torch.tensor([bool(it.get(key, False)) for it in items]) for key in ("drop_text", "hide_length")}
+        return {"text_states": states.float(), "text_mask": mask, "tokens": tokens, "lengths": lengths, **flags}
 
     return collate
 
 
-def generator_task(model: MotionGenerator, batch: dict, text_dropout: float = 0.1, length_dropout: float = 0.1):
-    """Next-token cross-entropy over motion positions, END included, PAD ignored. A `length_condition` model is told
-    each sequence's length, hidden (0) with probability `length_dropout`."""
+def generator_task(model: MotionGenerator, batch: dict):
+    """Next-token cross-entropy over motion positions, END included, PAD ignored. Rows flagged `drop_text` get the
+    null condition; a `length_condition` model is told each sequence's length, hidden (0) in rows flagged
+    `hide_length` (both flags optional)."""
     tokens, lengths = batch["tokens"], batch["lengths"]
     B, N = tokens.shape
-    drop = torch.rand(B, device=tokens.device) < text_dropout
+    drop = batch.get("drop_text")
     told = None
     if model.cfg.length_condition:
-        told = torch.where(torch.rand(B, device=tokens.device) < length_dropout, 0, lengths)
+        hide = batch.get("hide_length")
+        told = lengths if hide is None else torch.where(hide, 0, lengths)
     logits = model(batch["text_states"], batch["text_mask"], tokens, drop_text=drop, lengths=told)  # (B, N + 1, V)
     targets = torch.full((B, N + 1), -100, dtype=torch.long, device=tokens.device)
     valid = torch.arange(N, device=tokens.device)[None] < lengths[:, None]
@@ -162,47 +168,50 @@ def train_generator(config: str | None, corpus: str, tokenizer: str, out: str, s
     run = Path(out)
     recipe = run_recipe(config, run, SECTIONS, steps)
     train_cfg = build_dataclass(TrainConfig, recipe["train"], "train")
+    ranks = join_processes(train_cfg)
     data_cfg = build_dataclass(GeneratorDataConfig, recipe["data"], "data")
     tok_model, _ = load_tokenizer(tokenizer)
     data = Corpus(corpus)
     token_dir = Path(corpus) / "tokens" / Path(tokenizer).resolve().name
-    if not (token_dir / "tokens.json").is_file():
-        tokenize_corpus(tokenizer, corpus, str(token_dir))
+    with main_first(ranks):
+        if not (token_dir / "tokens.json").is_file():
+            tokenize_corpus(tokenizer, corpus, str(token_dir))
     tokens = load_tokens(token_dir)
     encoder = load_text_encoder(data_cfg.text_encoder)
     model_values = dict(recipe["model"])
     model_cfg = GeneratorConfig.from_name(model_values.pop("preset", "tiny"), **model_values,
                                           vocab_codes=tok_model.cfg.codebook_size, text_dim=encoder.dim)  # fmt: skip
-    run.mkdir(parents=True, exist_ok=True)
-    save_recipe(run / "config.yaml", {"model": recipe["model"], "train": train_cfg, "data": data_cfg})
-    save_recipe(run / "sources.yaml", {"model": {"tokenizer": str(Path(tokenizer).resolve()),
-                                                 "corpus": str(Path(corpus).resolve())}})  # fmt: skip
-    write_run_provenance(run, Path(corpus), data.manifest, "train",
-                         {**recipe, "tokenizer": str(Path(tokenizer).resolve())}, "val")  # fmt: skip
+    if ranks.is_main:
+        run.mkdir(parents=True, exist_ok=True)
+        save_recipe(run / "config.yaml", {"model": recipe["model"], "train": train_cfg, "data": data_cfg})
+        save_recipe(run / "sources.yaml", {"model": {"tokenizer": str(Path(tokenizer).resolve()),
+                                                     "corpus": str(Path(corpus).resolve())}})  # fmt: skip
+        write_run_provenance(run, Path(corpus), data.manifest, "train",
+                             {**recipe, "tokenizer": str(Path(tokenizer).resolve())}, "val")  # fmt: skip
     dataset = TokenTextDataset(data, tokens, "train", tok_model.cfg.stride, model_cfg.max_motion_tokens, data_cfg,
                                train_cfg.seed)  # fmt: skip
     val = _validation(data, tokens, tok_model.cfg.stride, model_cfg, data_cfg)
     cache = EmbeddingCache(Path(corpus) / "text_cache", encoder)
-    cache.precompute(dataset.all_texts() + (val.all_texts() if val else []))
+    with main_first(ranks):
+        cache.precompute(dataset.all_texts() + (val.all_texts() if val else []))
     collate = make_collate(cache, model_cfg.pad_id)
-    model = MotionGenerator(model_cfg)
+    model = seeded_model(lambda: MotionGenerator(model_cfg), train_cfg)
 
     def task(m, batch):
-        return generator_task(m, batch, data_cfg.text_dropout, data_cfg.length_dropout)
+        loss, logs = generator_task(m, batch)
+        return loss, logs, float((batch["lengths"] + 1).sum())  # the loss averages over codes and END
 
     def evaluate(m):
         return _evaluate(m, val, collate, data_cfg.eval_items) if val else {}
 
     # batches of similar clip lengths: padding a random batch to its longest clip would more than double the work
-    sampler = LengthBucketSampler([min(len(tokens[r]), model_cfg.max_motion_tokens) for r in dataset.rows],
-                                  train_cfg.batch_size, seed=train_cfg.seed, rank=int(os.environ.get("RANK", "0")),
-                                  world_size=int(os.environ.get("WORLD_SIZE", "1")))  # fmt: skip
-    return train(model, task, dataset, train_cfg, run, save_generator, collate_fn=collate, batch_sampler=sampler,
+    lengths = [min(len(tokens[r]), model_cfg.max_motion_tokens) for r in dataset.rows]
+    return train(model, task, dataset, train_cfg, run, save_generator, collate_fn=collate, lengths=lengths,
                  evaluate=evaluate, progress=progress)  # fmt: skip
 
 
 def _validation(data, tokens, stride, model_cfg, data_cfg) -> TokenTextDataset | None:
-    val_cfg = GeneratorDataConfig(**{**data_cfg.__dict__, "edge_drop": 0.0})
+    val_cfg = GeneratorDataConfig(**{**data_cfg.__dict__, "edge_drop": 0.0, "text_dropout": 0.0, "length_dropout": 0.0})
     try:
         return TokenTextDataset(data, tokens, "val", stride, model_cfg.max_motion_tokens, val_cfg, seed=12345)
     except ValueError:
@@ -217,7 +226,7 @@ def _evaluate(model, val: TokenTextDataset, collate, n_items: int, batch_size: i
     for start in range(0, min(n_items, len(val)), batch_size):
         items = [val[i] for i in range(start, min(start + batch_size, n_items, len(val)))]
         batch = {k: v.to(device) for k, v in collate(items).items()}
-        loss, logs = generator_task(model, batch, text_dropout=0.0, length_dropout=0.0)
+        loss, logs = generator_task(model, batch)
         losses.append(loss.item())
         accs.append(logs["token_acc"])
         weights.append(len(items))

@@ -25,7 +25,7 @@ from motionmill.data.store import Corpus
 from motionmill.eval.metrics import acceleration_error, codebook_usage, mpjpe
 from motionmill.motion.features272 import decode_joints
 from motionmill.tokenizer.model import MotionTokenizer, TokenizerConfig
-from motionmill.training.loop import TrainConfig, train
+from motionmill.training.loop import TrainConfig, join_processes, seeded_model, train
 from motionmill.utils.config import build_dataclass, run_recipe, save_recipe
 from motionmill.utils.io import atomic_write, npy_bytes
 from motionmill.utils.provenance import write_run_provenance
@@ -126,26 +126,32 @@ def train_tokenizer(config: str | None, corpus: str, out: str, steps: int | None
     if init is not None:
         recipe["init"]["tokenizer"] = init
     init_cfg = build_dataclass(TokenizerInitConfig, recipe["init"], "init")
-    model, init_stats = _initial_model(dict(recipe["model"]), init_cfg)
-    model_cfg = model.cfg
     train_cfg = build_dataclass(TrainConfig, recipe["train"], "train")
     data_cfg = build_dataclass(TokenizerDataConfig, recipe["data"], "data")
+    ranks = join_processes(train_cfg)
+    model, init_stats = seeded_model(lambda: _initial_model(dict(recipe["model"]), init_cfg), train_cfg)
+    model_cfg = model.cfg
     data, stats = _open_corpus(corpus, model_cfg.feature_dim)
     if init_stats is not None:
         stats = init_stats
-    run.mkdir(parents=True, exist_ok=True)
-    save_recipe(run / "config.yaml",
-                {"model": {**recipe["model"]}, "train": train_cfg, "data": data_cfg, "init": init_cfg})  # fmt: skip
     dataset = WindowDataset(data, "train", data_cfg.window, stats, data_cfg.samples or None, train_cfg.seed)
     val_split = "val" if len(data.indices("val", min_frames=model_cfg.stride * 2)) else "train"
-    write_run_provenance(run, Path(corpus), data.manifest, "train", recipe, val_split)
+    if ranks.is_main:
+        run.mkdir(parents=True, exist_ok=True)
+        save_recipe(run / "config.yaml",
+                    {"model": {**recipe["model"]}, "train": train_cfg, "data": data_cfg, "init": init_cfg})  # fmt: skip
+        write_run_provenance(run, Path(corpus), data.manifest, "train", recipe, val_split)
     val_clips = data.indices(val_split, min_frames=model_cfg.stride * 2)[: data_cfg.eval_clips]
+
+    def task(model, batch):
+        loss, logs = tokenizer_task(model, batch)
+        return loss, logs, float(len(batch))  # the loss is a mean over windows of the same length
 
     def evaluate(model):
         return evaluate_tokenizer(model, stats, data, val_clips, data_cfg.max_eval_frames)
 
-    return train(model, tokenizer_task, dataset, train_cfg, run, lambda m, f: save_tokenizer(m, f, stats),
-                 evaluate=evaluate, progress=progress)  # fmt: skip
+    return train(model, task, dataset, train_cfg, run, lambda m, f: save_tokenizer(m, f, stats),
+                 evaluate=evaluate, progress=progress, forward_methods=("encode", "decode"))  # fmt: skip
 
 
 @torch.no_grad()
