@@ -19,6 +19,7 @@ growth of the two is compared with the plan for 2 GPUs with `--parallel fsdp`.
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import tempfile
@@ -63,7 +64,7 @@ def measure(preset: str, batch: int, seq: int, text: int, fsdp: bool = False) ->
         launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
         command = [*(launcher if fsdp else [sys.executable]), script.name, preset, str(batch), str(seq), str(text)]
         out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    growths = [json.loads(line)["growth_kib"] for line in out.splitlines() if line.startswith("{")]
+    growths = [int(kib) for kib in re.findall(r'"growth_kib": (\d+)', out)]  # the ranks' lines may interleave
     return max(growths) / 1024**2  # ru_maxrss is in KiB on Linux
 
 

@@ -11,8 +11,10 @@ The estimate follows what the training loop (`motionmill.training.loop`) actuall
   the last text one, so logits are B x (seq - text + 1) x V;
 - `ddp` replicates weights, gradients and optimizer state on every GPU, and its gradient buckets add another fp32
   copy of the gradients (PyTorch's default `gradient_as_bucket_view=False`); `fsdp` (ZeRO-3) divides weights,
-  gradients, optimizer state and the compute copy by the GPU count, and holds two gathered blocks at a time (the
-  one computing and the one prefetched) at compute precision.
+  gradients, optimizer state and the compute copy by the GPU count, and holds unsharded at compute precision: two
+  blocks at a time (the one computing and the one prefetched), the parameters outside the blocks (embeddings, text
+  projection, head: FSDP2 keeps this root unit gathered from its forward to the end of the backward pass), and the
+  gradients of the root and of one block before they are reduced.
 
 Activation bytes per token per layer, D width, Hd SwiGLU hidden, h heads, T sequence, b = 2 (bf16) or 4 (fp32):
 
@@ -179,7 +181,8 @@ def plan(config: GeneratorConfig, gpus: int, seq_tokens: int, batch: int, parall
     grads = 4 * total / shard
     optimizer = 8 * total / shard
     buckets = 4 * total if parallel == "ddp" and gpus > 1 else 0.0
-    gathered = 2 * block * b if parallel == "fsdp" and gpus > 1 else 0.0
+    root = total - L * block  # parameters outside the blocks
+    gathered = ((2 * block + root) + (block + root)) * b if parallel == "fsdp" and gpus > 1 else 0.0
 
     per_token_layer = activation_bytes_per_token_layer(config, precision, T, attention)
     full = per_token_layer * B * T * L
@@ -223,7 +226,7 @@ def format_plan(p: Plan, name: str = "") -> str:
         ("gradients (fp32)", p.grads_gib, shard),
         ("AdamW state (2 x fp32)", p.optimizer_gib, shard),
         ("DDP gradient buckets", p.ddp_buckets_gib, "ddp with more than one GPU"),
-        ("FSDP gathered blocks", p.fsdp_gathered_gib, "2 blocks unsharded"),
+        ("FSDP unsharded", p.fsdp_gathered_gib, "2 blocks + the root's parameters, their gradients before reducing"),
         ("activations", p.activations_gib, f"{ckpt_note}; without {p.activations_full_gib:.2f}, "
          f"with {p.activations_ckpt_gib:.2f}"),
         ("  of which attention scores", p.attention_scores_gib if not p.checkpointing else 0.0,
