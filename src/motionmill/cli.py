@@ -344,6 +344,22 @@ def eval_serve(report_dir: str, port: int = 8000, db: str | None = None, host: s
         server.server_close()
 
 
+def serve(model: str = "builtin", host: str = "127.0.0.1", port: int = 8000, token: str | None = None,
+          store: str | None = None) -> None:
+    """Serve text to motion over HTTP: the API (POST /v1/motions), a web page at /, /healthz and /metrics."""
+    from motionmill.serve.api import ServeSettings, run_server
+
+    run_server(ServeSettings(model=model, host=host, port=port, token=token, store=store))
+
+
+def _serve_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default="builtin", help="pipeline folder (default: the built-in model)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1); others need --token")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    p.add_argument("--token", default=None, help="bearer token every API request must send (or MOTIONMILL_TOKEN)")
+    p.add_argument("--store", default=None, help="folder for generated files (default: a temporary folder)")
+
+
 def eval_ratings(report_dir: str, csv: str, db: str | None = None) -> None:
     """Export the human ratings of a prompts report (REPORT_DIR/ratings.sqlite or --db) to a CSV file."""
     from motionmill.export.report import read_index
@@ -603,6 +619,7 @@ COMMANDS: dict[str, tuple[Callable, Callable, str]] = {
     "video inspect": (video_inspect, _video_inspect_args, "landmarks beside the recovered motion, to check by eye"),
     "video fit-captioner": (video_fit_captioner, _video_fit_captioner_args, "fit the offline captioner's classifier"),
     "plan": (plan, _plan_args, "per-GPU memory and FLOPs of a generator training step"),
+    "serve": (serve, _serve_args, "text to motion over HTTP: API, web page, metrics"),
 }
 
 
