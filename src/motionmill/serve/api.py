@@ -171,12 +171,18 @@ class Batcher:
 
 
 class MotionStore:
-    """Generated motions on disk: STORE/ID/motion.npy and record.json, other formats written on first request."""
+    """Generated motions on disk: STORE/ID/motion.npy and record.json, other formats written on first request.
+
+    The bytes of every motion are counted as files are written (a folder scan happens once, at start), so keeping
+    the store under `max_bytes` costs nothing per request however many motions it holds.
+    """
 
     def __init__(self, folder: Path, max_bytes: int):
         self.folder, self.max_bytes = folder, max_bytes
         self.lock = threading.Lock()
         folder.mkdir(parents=True, exist_ok=True)
+        existing = sorted((p for p in folder.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
+        self.sizes = {p.name: sum(f.stat().st_size for f in p.iterdir()) for p in existing}  # oldest first
 
     def add(self, job: _Job, motion) -> dict:
         from motionmill.export.formats import write_motion
@@ -191,37 +197,38 @@ class MotionStore:
                   "sampling": job.sampling.given(), "cleanup": job.cleanup,
                   "files": {name: f"/v1/motions/{motion_id}.{name}" for name in FORMATS}}  # fmt: skip
         atomic_write(folder / "record.json", json.dumps(record, indent=2))
-        self._trim()
+        self._grew(motion_id, sum(f.stat().st_size for f in folder.iterdir()))
         return record
 
     def path(self, motion_id: str, name: str) -> Path | None:
         """The file of a stored motion in format `name`, written now if needed; None if the id is unknown."""
         from motionmill.export.formats import read_motion, write_motion
 
-        if not _ID.fullmatch(motion_id) or name not in FORMATS:
+        if not _ID.fullmatch(motion_id) or name not in FORMATS or motion_id not in self.sizes:
             return None
         folder = self.folder / motion_id
-        record = folder / "record.json"
-        if not record.is_file():
-            return None
         target = folder / f"motion{FORMATS[name]}"
-        if not target.is_file():
-            title = json.loads(record.read_text())["prompt"]
-            write_motion(read_motion(folder / "motion.npy", fps=json.loads(record.read_text())["fps"]), target,
-                         title=title)  # fmt: skip
+        try:
+            if not target.is_file():
+                record = json.loads((folder / "record.json").read_text())
+                write_motion(read_motion(folder / "motion.npy", fps=record["fps"]), target, title=record["prompt"])
+                self._grew(motion_id, target.stat().st_size)
+        except FileNotFoundError:  # deleted by the size cap meanwhile
+            return None
         return target
 
-    def _trim(self) -> None:
-        """Delete the oldest motions until the store is under max_bytes (the newest always stays)."""
+    def _grew(self, motion_id: str, size: int) -> None:
+        """Count `size` more bytes for a motion, then delete the oldest motions while the store is over max_bytes
+        (the newest always stays)."""
         with self.lock:
-            folders = sorted((p for p in self.folder.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime)
-            sizes = [sum(f.stat().st_size for f in p.iterdir()) for p in folders]
-            total = sum(sizes)
-            for folder, size in zip(folders[:-1], sizes[:-1], strict=True):
+            self.sizes[motion_id] = self.sizes.get(motion_id, 0) + size
+            total = sum(self.sizes.values())
+            for old in list(self.sizes)[:-1]:
                 if total <= self.max_bytes:
                     break
-                shutil.rmtree(folder, ignore_errors=True)
-                total -= size
+                if old != motion_id:
+                    total -= self.sizes.pop(old)
+                    shutil.rmtree(self.folder / old, ignore_errors=True)
 
 
 class _Metrics:
