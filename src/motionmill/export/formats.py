@@ -3,7 +3,8 @@
 Readable: `*.npy` (T, 272) de-normalised features, `*.joints.npy` (T, 22, 3) joint positions in metres (y up),
 `*.bvh`, `*.smpl.npz` (axis-angle `poses` (T, >=66), `trans` (T, 3), `mocap_framerate`), `*.amc` (CMU's Acclaim
 motion, with its ASF skeleton).
-Writable: all of those, plus `*.gif`, `*.mp4` (rendered skeleton) and `*.html` (self-contained 3D player).
+Writable: all of those, plus `*.gif`, `*.mp4` (rendered skeleton), `*.html` (self-contained 3D player) and `*.glb`
+(glTF 2.0: skeleton, skinned body and animation, `export.gltf`).
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from motionmill.utils.io import atomic_write, npy_bytes
 __all__ = ["READABLE", "READ_ONLY", "WRITABLE", "format_of", "read_motion", "write_motion"]
 
 # Longest suffixes first so "x.joints.npy" is not taken for plain features.
-_SUFFIXES = (".joints.npy", ".smpl.npz", ".npy", ".npz", ".bvh", ".amc", ".gif", ".mp4", ".html")
+_SUFFIXES = (".joints.npy", ".smpl.npz", ".npy", ".npz", ".bvh", ".amc", ".gif", ".mp4", ".html", ".glb")
 _NAMES = {".joints.npy": "joints", ".smpl.npz": "smpl", ".npz": "smpl", ".npy": "features", ".bvh": "bvh",
-          ".amc": "amc", ".gif": "gif", ".mp4": "mp4", ".html": "html"}  # fmt: skip
+          ".amc": "amc", ".gif": "gif", ".mp4": "mp4", ".html": "html", ".glb": "glb"}  # fmt: skip
 READABLE = ("features", "joints", "bvh", "smpl")
 """Formats read and written alike."""
 READ_ONLY = ("amc",)
-WRITABLE = READABLE + ("gif", "mp4", "html")
+WRITABLE = READABLE + ("gif", "mp4", "html", "glb")
 
 
 def format_of(path: str | Path) -> str:
@@ -84,7 +85,7 @@ def _read_smpl(data) -> Motion:
 
 def write_motion(motion: Motion, path: str | Path, title: str = "", bvh_units: str = "m", rig: str = "smpl") -> None:
     """Write `motion` in the format named by `path`'s suffix (atomically); a BVH in `bvh_units` with the joint names
-    of `rig` (see `export.bvh.write_bvh`)."""
+    of `rig` (see `export.bvh.write_bvh`), a GLB with the same names."""
     path = Path(path)
     kind = format_of(path)
     if kind not in WRITABLE:
@@ -109,6 +110,10 @@ def write_motion(motion: Motion, path: str | Path, title: str = "", bvh_units: s
         from motionmill.export.render import write_mp4
 
         write_mp4(motion.joints(), path, fps=motion.fps, caption=title or None)
+    elif kind == "glb":
+        from motionmill.export.gltf import write_glb
+
+        write_glb(motion, path, rig=rig, title=title)
     else:
         from motionmill.export.html import write_html
 
