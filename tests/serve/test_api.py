@@ -95,6 +95,8 @@ def test_health_metrics_schema_and_page(server):
     status, _, page = call(server, "/")
     assert status == 200 and b'id="prompt"' in page
     assert b"http://" not in page and b"https://" not in page  # nothing loaded from elsewhere
+    status, _, docs = call(server, "/docs")
+    assert status == 200 and b"<code>candidates</code>" in docs and b"1 .. 16" in docs and b"https://" not in docs
 
 
 @pytest.mark.parametrize(("body", "status", "names"), [

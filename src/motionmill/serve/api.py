@@ -34,7 +34,7 @@ import secrets
 import shutil
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from motionmill.inference.settings import SamplingSettings
@@ -254,20 +254,26 @@ def _request_model(settings: ServeSettings, max_seconds: float):
 
     from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+    help_of = {f.name: f.metadata["help"] for f in fields(SamplingSettings)}
+
     class MotionRequest(BaseModel):
+        """A motion to generate; fields left out take the model's defaults."""
+
         model_config = ConfigDict(extra="forbid")
         prompt: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                 max_length=settings.max_prompt_chars)]  # fmt: skip
-        seconds: float | None = Field(None, gt=0, le=max_seconds, allow_inf_nan=False)
-        seed: int = Field(0, ge=0, le=2**31 - 1)
-        temperature: float | None = Field(None, gt=0, le=10, allow_inf_nan=False)
-        top_k: int | None = Field(None, ge=0, le=1_000_000)
-        top_p: float | None = Field(None, gt=0, le=1)
-        guidance: float | None = Field(None, ge=0, le=50, allow_inf_nan=False)
-        greedy: bool | None = None
-        candidates: int | None = Field(None, ge=1, le=settings.max_candidates)
-        compose: bool | None = None
-        cleanup: bool = False
+                                                 max_length=settings.max_prompt_chars)] = Field(
+            description="what the motion shows, in English")  # fmt: skip
+        seconds: float | None = Field(None, gt=0, le=max_seconds, allow_inf_nan=False,
+                                      description="target duration; left out, the model decides")  # fmt: skip
+        seed: int = Field(0, ge=0, le=2**31 - 1, description="the same request and seed give the same motion")
+        temperature: float | None = Field(None, gt=0, le=10, allow_inf_nan=False, description=help_of["temperature"])
+        top_k: int | None = Field(None, ge=0, le=1_000_000, description=help_of["top_k"])
+        top_p: float | None = Field(None, gt=0, le=1, description=help_of["top_p"])
+        guidance: float | None = Field(None, ge=0, le=50, allow_inf_nan=False, description=help_of["guidance"])
+        greedy: bool | None = Field(None, description=help_of["greedy"])
+        candidates: int | None = Field(None, ge=1, le=settings.max_candidates, description=help_of["candidates"])
+        compose: bool | None = Field(None, description=help_of["compose"])
+        cleanup: bool = Field(False, description="lock planted feet (foot-contact clean-up) before writing the files")
 
     return MotionRequest
 
@@ -322,7 +328,7 @@ def create_app(settings: ServeSettings, pipe=None):
     from starlette.middleware.trustedhost import TrustedHostMiddleware
 
     from motionmill.inference.pipeline import TextToMotion
-    from motionmill.serve.web import page
+    from motionmill.serve.web import api_docs, page
 
     pipe = pipe or TextToMotion.from_pretrained(settings.model)
     store_dir = Path(settings.store) if settings.store else Path(tempfile.mkdtemp(prefix="motionmill-serve-"))
@@ -355,6 +361,7 @@ def create_app(settings: ServeSettings, pipe=None):
 
     @app.post("/v1/motions", dependencies=[Depends(authorised)])
     async def create_motion(body: MotionRequest) -> dict:
+        """Generate a motion; answers its id, duration, frames, fps and a link per file format."""
         sampling = body.model_dump(exclude={"prompt", "seconds", "seed", "cleanup"}, exclude_none=True)
         job = _Job(body.prompt, body.seconds, body.seed, SamplingSettings(**sampling), body.cleanup)
         started = time.monotonic()
@@ -374,6 +381,7 @@ def create_app(settings: ServeSettings, pipe=None):
 
     @app.get("/v1/motions/{name}", dependencies=[Depends(authorised)])
     def motion_file(name: str):
+        """A generated motion as ID.npy, ID.joints.npy, ID.bvh, ID.glb, ID.smpl.npz, ID.mp4 or ID.html."""
         motion_id, _, suffix = name.partition(".")
         path = store.path(motion_id, suffix)
         if path is None:
@@ -382,17 +390,25 @@ def create_app(settings: ServeSettings, pipe=None):
 
     @app.get("/healthz")
     def healthz() -> dict:
+        """Liveness: the model, the requests waiting and the longest duration it samples."""
         return {"status": "ok", "model": pipe.name or settings.model, "queue": batcher.jobs.qsize(),
                 "max_seconds": pipe.max_seconds}  # fmt: skip
 
     @app.get("/metrics", dependencies=[Depends(authorised)])
     def prometheus() -> Response:
+        """Prometheus metrics: requests by route and status, latency, batch sizes, queue depth."""
         from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    @app.get("/docs", response_class=HTMLResponse)
+    def docs() -> str:
+        """This API's routes and request fields, as a page that needs no network."""
+        return api_docs(app.openapi())
+
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
+        """The web page."""
         return page(pipe.max_seconds, settings.max_prompt_chars, bool(settings.token))
 
     return app

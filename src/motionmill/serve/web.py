@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import json
 
-__all__ = ["page"]
+__all__ = ["api_docs", "page"]
 
 _PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>motionmill</title>
@@ -108,3 +108,37 @@ def page(max_seconds: float, max_prompt_chars: int, needs_token: bool) -> str:
             .replace("%%MAXSECONDS%%", f"{max_seconds:.1f}")
             .replace("%%TOKENHIDDEN%%", "" if needs_token else "hidden")
             .replace("%%FORMATS%%", html.escape(json.dumps(list(FORMATS)), quote=False)))  # fmt: skip
+
+
+def _number(value) -> str:
+    """1 for 1.0, '' for None: JSON schemas give integer bounds as floats."""
+    if value is None:
+        return ""
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def api_docs(spec: dict) -> str:
+    """A page of the API's routes and of the POST body's fields (type, range, default, meaning), from its OpenAPI
+    schema; unlike the usual interactive pages it loads nothing from a CDN."""
+    routes = "".join(f"<tr><td>{method.upper()}</td><td><code>{html.escape(path)}</code></td>"
+                     f"<td>{html.escape(op.get('description') or op.get('summary', ''))}</td></tr>"
+                     for path, ops in spec["paths"].items() for method, op in ops.items())  # fmt: skip
+    body = spec["components"]["schemas"]["MotionRequest"]
+    rows = []
+    for name, prop in body["properties"].items():
+        kinds = [p for p in prop.get("anyOf", [prop]) if p.get("type") != "null"]
+        kind = kinds[0] if kinds else {}
+        low = kind.get("minimum", kind.get("exclusiveMinimum", kind.get("minLength")))
+        high = kind.get("maximum", kind.get("maxLength"))
+        bounds = "" if low is None and high is None else f"{_number(low)} .. {_number(high)}"
+        required = name in body.get("required", [])
+        rows.append(f"<tr><td><code>{name}</code></td><td>{kind.get('type', '')}</td><td>{bounds}</td>"
+                    f"<td>{'required' if required else html.escape(json.dumps(prop.get('default')))}</td>"
+                    f"<td>{html.escape(prop.get('description', ''))}</td></tr>")  # fmt: skip
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>motionmill API</title>"
+            "<style>body{font:15px system-ui,sans-serif;margin:2rem}td,th{border-bottom:1px solid #ddd;"
+            "padding:.3rem .6rem;text-align:left;vertical-align:top}</style></head><body><h1>motionmill API</h1>"
+            "<p>The machine-readable schema: <a href='/openapi.json'>/openapi.json</a>.</p><h2>Routes</h2>"
+            f"<table><tr><th>method</th><th>path</th><th>what</th></tr>{routes}</table>"
+            "<h2>POST /v1/motions body (JSON)</h2><table><tr><th>field</th><th>type</th><th>range</th>"
+            f"<th>default</th><th>meaning</th></tr>{''.join(rows)}</table></body></html>")  # fmt: skip
