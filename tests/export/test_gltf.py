@@ -1,10 +1,10 @@
 """GLB export: files the Khronos glTF validator passes without errors or warnings, that three.js (GLTFLoader in
-headless Chromium) animates onto the motion's joints, and that parsed here and run through forward kinematics give the
-BVH export's joints.
+headless Chromium) and Blender's glTF importer animate onto the motion's joints, and that parsed here and run through
+forward kinematics give the BVH export's joints.
 
 The Node tools (gltf-validator, three) live in tools/node and are installed from its package-lock.json with `npm ci`
 when missing; Playwright drives Debian's `chromium` binary (no browser download). Without node/npm, playwright or
-chromium the tests that need them skip with the reason.
+chromium (or Blender, Debian's package run headless) the tests that need them skip with the reason.
 """
 
 from __future__ import annotations
@@ -387,3 +387,50 @@ def test_three_js_animates_the_bones_onto_the_motions_joints(glbs, three_server,
             assert np.abs(np.asarray(got["boxes"][k]) - skinned_box(motion, doc, binary, f)).max() < MM, (name, f)
     print(f"three.js r{got['revision']}: largest bone position error {worst / MM:.4f} mm")
     assert blocked == []
+
+
+# ------------------------------------------------------------ Blender's glTF importer
+
+# Imports each GLB (after setting the scene's frame rate to the file's, as docs/outputs.md says) and prints, per file,
+# the bone names, the mesh names and the bones' world head positions at the frames asked for, as JSON.
+BLENDER_SCRIPT = """
+import json, sys
+import bpy
+args, out = sys.argv[sys.argv.index("--") + 1:], {}
+for path, fps, frames in zip(args[0::3], args[1::3], args[2::3]):
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.context.scene.render.fps = int(fps)
+    bpy.ops.import_scene.gltf(filepath=path)
+    arm = next(o for o in bpy.data.objects if o.type == "ARMATURE")
+    heads = []
+    for f in map(int, frames.split(",")):
+        bpy.context.scene.frame_set(f)
+        heads.append([list(arm.matrix_world @ b.head) for b in arm.pose.bones])
+    out[path] = {"bones": [b.name for b in arm.pose.bones], "heads": heads,
+                 "meshes": [o.name for o in bpy.data.objects if o.type == "MESH"]}
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_blender_imports_the_skeleton_body_and_motion(glbs, tmp_path):
+    blender = shutil.which("blender")
+    if blender is None:
+        pytest.skip("Blender is not installed (Debian package 'blender')")
+    chosen = {name: glbs[name] for name in ("walk", "tall_20fps", "short")}
+    frames = {name: sorted({0, m.num_frames // 2, m.num_frames - 1}) for name, (m, _) in chosen.items()}
+    (tmp_path / "import.py").write_text(BLENDER_SCRIPT)
+    args = [a for name, (m, path) in chosen.items()
+            for a in (str(path), f"{m.fps:g}", ",".join(map(str, frames[name])))]  # fmt: skip
+    run = subprocess.run([blender, "-b", "--factory-startup", "--python", str(tmp_path / "import.py"), "--", *args],
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    line = next((ln for ln in run.stdout.splitlines() if ln.startswith("RESULT ")), None)
+    assert line, run.stdout[-2000:] + run.stderr[-2000:]
+    result = json.loads(line.removeprefix("RESULT "))
+    for name, (motion, path) in chosen.items():
+        got = result[str(path)]
+        assert sorted(got["bones"]) == sorted(SMPL22.joint_names) and got["meshes"] == ["Body"], name
+        heads = np.asarray(got["heads"])[:, [got["bones"].index(n) for n in SMPL22.joint_names]]
+        heads = np.stack((heads[..., 0], heads[..., 2], -heads[..., 1]), -1)  # Blender's Z up back to glTF's Y up
+        # the motion's first frame lands on Blender's frame 0, one key per frame at the scene's rate
+        err = np.abs(heads - motion.joints()[frames[name]]).max()
+        assert err < MM, (name, err)
