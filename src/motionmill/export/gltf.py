@@ -21,8 +21,8 @@ Rotations, rest offsets and root positions are those `write_bvh` uses (`Motion.r
 kinematics of either reproduces `Motion.joints`.
 
 Axes and units need no conversion: glTF is metres, +Y up, right-handed, with an asset's front facing +Z, and so is
-the motion (left = +X, facing +Z at rest). Blender turns glTF's Y up into its Z up on import; three.js, Unity and
-Unreal's glTF importers read it as is.
+the motion (left = +X, facing +Z at rest). Importers convert from glTF's conventions to their own (Blender to Z up,
+Unity to its left-handed axes, Unreal also to centimetres); three.js uses them as they are.
 """
 
 from __future__ import annotations
