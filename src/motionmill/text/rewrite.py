@@ -5,7 +5,12 @@ the meaning and the order of actions, and parses the answer from square brackets
 prompt is used (`docs/models.md`, "Prompt rewriting"). We do the same against any OpenAI-compatible chat
 endpoint (vLLM, llama.cpp server, Ollama, hosted APIs) with the standard library only (`utils/chat.py`, shared with
 the video captioner), and record why a rewrite was not used instead of raising: generation must never fail because
-the rewriter did. Responses larger than 1 MiB are failures too.
+the rewriter did.
+
+The request's limits are those of `utils/chat.py`: no answer within `timeout` of silence, or no complete answer within
+`total_timeout` (default twice `timeout`) however the server trickles it, a response over 1 MiB (refused from its
+Content-Length when it announces one, else cut off there), an error status and any redirect all count as failures;
+redirects are refused rather than followed, so the API key is only ever sent to the URL given.
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ def rewrite_prompt(
     timeout: float = 10.0,
     api_key: str | None = None,
     max_chars: int = 400,
+    total_timeout: float | None = None,
 ) -> RewriteResult:
     """Rewrite `prompt` into training-caption style, falling back to `prompt` on any failure.
 
@@ -57,15 +63,17 @@ def rewrite_prompt(
         url: The server, with or without ``/v1`` and ``/chat/completions`` (see `chat_completions_url`).
         model: The model name the server expects.
         timeout: Seconds allowed for connecting and for each read; the whole exchange is abandoned after twice this.
-        api_key: Sent as ``Authorization: Bearer <key>`` when given.
+        api_key: Sent as ``Authorization: Bearer <key>`` when given, to `url` only (redirects are refused).
         max_chars: Longest accepted rewrite; longer answers are treated as failures.
+        total_timeout: Seconds allowed for the whole exchange instead of twice `timeout`.
 
     Returns:
         A `RewriteResult`; `error` says what went wrong when the rewrite was not used.
     """
     messages = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
     try:
-        rewritten = parse_bracketed(chat(messages, url, model, timeout, api_key), max_chars)
+        answer = chat(messages, url, model, timeout, api_key, total_timeout=total_timeout)
+        rewritten = parse_bracketed(answer, max_chars)
     except Exception as err:  # any failure falls back to the original prompt, by design
         return RewriteResult(prompt, prompt, used=False, error=describe_error(err))
     return RewriteResult(prompt, rewritten, used=True)
