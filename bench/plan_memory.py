@@ -18,7 +18,6 @@ growth of the two is compared with the plan for 2 GPUs with `--parallel fsdp`.
 """
 
 import argparse
-import json
 import re
 import subprocess
 import sys

@@ -9,7 +9,7 @@ from motionmill.export.formats import READABLE, WRITABLE, format_of, read_motion
 from motionmill.motion.container import Motion
 
 SUFFIX = {"features": ".npy", "joints": ".joints.npy", "bvh": ".bvh", "smpl": ".smpl.npz", "gif": ".gif",
-          "mp4": ".mp4", "html": ".html"}  # fmt: skip
+          "mp4": ".mp4", "html": ".html", "glb": ".glb"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

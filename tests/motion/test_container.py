@@ -191,8 +191,9 @@ def test_a_pickled_motion_drops_its_cache_and_stays_read_only():
     import pickle
 
     motion = _motion(8)
-    motion.joints()
+    motion.joints(), motion.rotations()
     copy = pickle.loads(pickle.dumps(motion))
-    assert "_joints" not in motion.__getstate__()
-    assert copy._joints is None and not copy.features.flags.writeable
+    assert "_views" not in motion.__getstate__()
+    assert copy._views == {} and not copy.features.flags.writeable
     np.testing.assert_array_equal(copy.joints(), motion.joints())
+    assert not motion.rotations().flags.writeable and not motion.root_positions().flags.writeable

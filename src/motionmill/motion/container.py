@@ -1,10 +1,11 @@
 """`Motion`: one clip as de-normalised 272 features at a frame rate, with every view a user needs.
 
 Features are the single source of truth; joints, rotations, SMPL parameters and HumanML3D-263 are derived on
-demand. Decoded joints are cached, since every writer and measure reads them: writing a motion to five files decodes
-it once. The features and the cached joints are read-only arrays, and assigning new features clears the cache, so
-the joints are never stale. Edits (resample, mirror, crop, concatenate) return new motions. Operations that change
-time go through rotations + joints and re-encode, so the result is again canonical 272 data.
+demand. Decoded joints, rotations and root positions are cached, since every writer and measure reads them: writing
+a motion to six files decodes it once. The features and the cached views are read-only arrays, and assigning new
+features clears the cache, so the views are never stale. Edits (resample, mirror, crop, concatenate) return new
+motions. Operations that change time go through rotations + joints and re-encode, so the result is again canonical
+272 data.
 
 Shape legend: T frames, J joints (22), F features (272).
 """
@@ -52,14 +53,14 @@ class Motion:
             raise ValueError(f"fps must be a positive number, got {self.fps}")
 
     def __setattr__(self, name: str, value) -> None:
-        if name == "features":  # our own read-only float32 copy, and no joints decoded from other features
+        if name == "features":  # our own read-only float32 copy, and no views decoded from other features
             value = np.array(value, dtype=np.float32)
             value.setflags(write=False)
-            object.__setattr__(self, "_joints", None)
+            object.__setattr__(self, "_views", {})
         object.__setattr__(self, name, value)
 
     def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "_joints"}  # cheaper to decode again than to send
+        return {k: v for k, v in self.__dict__.items() if k != "_views"}  # cheaper to decode again than to send
 
     def __setstate__(self, state: dict) -> None:
         for name, value in state.items():
@@ -107,21 +108,25 @@ class Motion:
         """Seconds covered by the frames, (T - 1) / fps."""
         return (self.num_frames - 1) / self.fps
 
+    def _view(self, name: str, decode) -> np.ndarray:
+        """A decoded view of the features, decoded once and kept read-only."""
+        if name not in self._views:
+            view = decode(self.features.astype(np.float64))
+            view.setflags(write=False)
+            self._views[name] = view
+        return self._views[name]
+
     def joints(self) -> np.ndarray:
         """(T, 22, 3) joint positions in metres, y up (docs/representation.md, "Inverse transforms"); read-only."""
-        if self._joints is None:
-            joints = f272.decode_joints(self.features.astype(np.float64))
-            joints.setflags(write=False)
-            self._joints = joints
-        return self._joints
+        return self._view("joints", f272.decode_joints)
 
     def rotations(self) -> np.ndarray:
-        """(T, 22, 3, 3): root global rotation, parent-relative others."""
-        return f272.decode_rotations(self.features.astype(np.float64))
+        """(T, 22, 3, 3): root global rotation, parent-relative others; read-only."""
+        return self._view("rotations", f272.decode_rotations)
 
     def root_positions(self) -> np.ndarray:
-        """(T, 3) pelvis positions."""
-        return f272.decode_root(self.features.astype(np.float64))
+        """(T, 3) pelvis positions; read-only."""
+        return self._view("root", f272.decode_root)
 
     def smpl(self) -> dict[str, np.ndarray]:
         """SMPL parameters: `poses` (T, 66) axis-angle, `trans` (T, 3) with the rest pelvis offset subtracted (so an
