@@ -158,6 +158,9 @@ def test_odd_inputs_do_not_crash():
     assert np.isfinite(out.features).all()
     slow = clean_feet(Motion(walk_like(60), 120.0))[0]
     assert slow.fps == 120.0
+    point = Motion(np.zeros((30, 272)), FPS)  # every joint in one point on the floor: "planted", but no body
+    out, report = clean_feet(point)
+    assert out is point and "cannot be encoded" in report.reason
 
 
 def walk_like(frames: int) -> np.ndarray:

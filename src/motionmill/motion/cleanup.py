@@ -30,8 +30,8 @@ them, leaving the pelvis path and everything above the hips as they were:
    when a joint other than a cleaned foot lies under the floor the whole motion is lifted by that much, which the
    report gives as `floor_shift_m`.
 
-Motions shorter than `SHORTEST` frames (0.2 s) and motions without any contact are returned unchanged, the reason
-given in the report.
+Motions shorter than `SHORTEST` frames (0.2 s), motions without any contact and degenerate bodies the encoder
+cannot place (no facing direction at frame 0) are returned unchanged, the reason given in the report.
 
 How the thresholds were chosen (`python bench/foot_cleanup.py --tune`, all on the val split of the built-in corpus,
 seed 0; the test split and its captions were never used):
@@ -173,9 +173,13 @@ def clean_feet(motion: Motion, settings: ContactSettings | None = None) -> tuple
     report.mean_correction_m = float(moved[:, feet][corrected].mean()) if corrected.any() else 0.0
     report.max_correction_m = float(moved.max())
     report.floor_shift_m = float(max(FLOOR - result.joints[..., 1].min(), 0.0))
+    try:
+        cleaned = Motion.from_rotations(result.rotations, result.joints, motion.fps, skeleton=motion.skeleton,
+                                        meta={**motion.meta, "feet": "cleaned"})  # fmt: skip
+    except ValueError as error:  # a degenerate body (e.g. every joint in one point) has no facing to encode
+        report.reason = f"the cleaned motion cannot be encoded: {error}"
+        return motion, report
     report.changed = True
-    cleaned = Motion.from_rotations(result.rotations, result.joints, motion.fps, skeleton=motion.skeleton,
-                                    meta={**motion.meta, "feet": "cleaned"})  # fmt: skip
     return cleaned, report
 
 
