@@ -19,9 +19,9 @@ __all__ = ["main"]
 
 def convert(src: str, dst: str, fps: float | None = None, out_fps: float | None = None, title: str = "",
             units: str = "auto", up: str = "auto", bvh_units: str = "m", rig: str = "smpl",
-            skeleton: str | None = None) -> None:  # fmt: skip
+            skeleton: str | None = None, cleanup: bool = False) -> None:  # fmt: skip
     """Convert a motion between formats chosen by file name (features .npy, .joints.npy, .bvh of any common rig,
-    .smpl.npz, CMU's .amc in; the first four plus .gif, .mp4, .html out)."""
+    .smpl.npz, CMU's .amc in; the first four plus .glb, .gif, .mp4, .html out)."""
     from motionmill.export.formats import read_motion, write_motion
 
     motion = read_motion(src, fps, units=units, up=up, skeleton=skeleton)
@@ -29,8 +29,24 @@ def convert(src: str, dst: str, fps: float | None = None, out_fps: float | None 
         print(f"{src}: {motion.meta['rig']} rig; joints it lacks, synthesised: {', '.join(synthesised)}")
     if out_fps:
         motion = motion.resample(out_fps)
+    if cleanup:
+        motion = _clean_feet(motion, src)
     write_motion(motion, dst, title=title or Path(src).name, bvh_units=bvh_units, rig=rig)
     print(f"{dst}: {motion.num_frames} frames, {motion.duration:.2f} s at {motion.fps:g} fps")
+
+
+def _clean_feet(motion, name: str):
+    """`motion` after the foot-contact clean-up, with one line saying what it did."""
+    from motionmill.motion.cleanup import clean_feet
+
+    cleaned, report = clean_feet(motion)
+    frames = ", ".join(f"{foot} {n}" for foot, n in report.frames_in_contact.items())
+    if report.changed:
+        print(f"{name}: feet cleaned up (frames in contact: {frames}; mean correction "
+              f"{report.mean_correction_m * 100:.1f} cm)")  # fmt: skip
+    else:
+        print(f"{name}: feet unchanged ({report.reason})")
+    return cleaned
 
 
 def demo(out: str = "outputs", model: str = "builtin") -> None:
@@ -63,7 +79,7 @@ def corpus_info(corpus: str) -> None:
 
 def _convert_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("src", help="input: *.npy (T,272 features), *.joints.npy, *.bvh, *.smpl.npz or *.amc")
-    p.add_argument("dst", help="output: *.npy, *.joints.npy, *.bvh, *.smpl.npz, *.gif, *.mp4 or *.html")
+    p.add_argument("dst", help="output: *.npy, *.joints.npy, *.bvh, *.smpl.npz, *.glb, *.gif, *.mp4 or *.html")
     p.add_argument("--fps", type=float, default=None, help="frame rate of .npy and .amc inputs (default 30 and 120)")
     p.add_argument("--skeleton", default=None, help="ASF skeleton of an .amc input (default: NAME.asf or the "
                    "subject's NN.asf beside it)")  # fmt: skip
@@ -76,6 +92,7 @@ def _convert_args(p: argparse.ArgumentParser) -> None:
                    "Blender), cm, mm, in or cmu")  # fmt: skip
     p.add_argument("--rig", default="smpl", help="joint names of a BVH output: smpl (default) or mixamo (drives a "
                    "Mixamo character)")  # fmt: skip
+    p.add_argument("--cleanup", action="store_true", help="lock planted feet (foot-contact clean-up) first")
 
 
 def _demo_args(p: argparse.ArgumentParser) -> None:
@@ -174,15 +191,15 @@ def _train_evaluator_args(p: argparse.ArgumentParser) -> None:
 
 def generate(prompts: list[str], out: str, prompts_file: str | None = None, seconds: float | None = None,
              seed: int = 0, model: str = "builtin", rewrite_url: str | None = None, rewrite_model: str | None = None,
-             sampling: SamplingSettings | None = None) -> None:  # fmt: skip
-    """Generate motion from text: per prompt a .npy, .joints.npy, .bvh, .gif, .html and a .json record."""
+             sampling: SamplingSettings | None = None, cleanup: bool = False) -> None:  # fmt: skip
+    """Generate motion from text: per prompt a .npy, .joints.npy, .bvh, .glb, .gif, .html and a .json record."""
     from motionmill.inference.generate import read_prompts_file, run_generate
 
     prompts = list(prompts) + (read_prompts_file(prompts_file) if prompts_file else [])
     if not prompts:
         raise ValueError("give at least one prompt, or --prompts-file")
     run_generate(prompts, out, model=model, seconds=seconds, seed=seed, rewrite_url=rewrite_url,
-                 rewrite_model=rewrite_model, sampling=sampling)  # fmt: skip
+                 rewrite_model=rewrite_model, sampling=sampling, cleanup=cleanup)  # fmt: skip
 
 
 def _generate_args(p: argparse.ArgumentParser) -> None:
@@ -195,6 +212,7 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", default="builtin", help="pipeline folder (default: the built-in model)")
     p.add_argument("--rewrite-url", default=None, help="OpenAI-compatible endpoint to rewrite prompts first")
     p.add_argument("--rewrite-model", default=None, help="model name for --rewrite-url")
+    p.add_argument("--cleanup", action="store_true", help="lock planted feet (foot-contact clean-up) in every output")
 
 
 def _sampling_args(p: argparse.ArgumentParser, unset: str = "the model's default") -> None:

@@ -20,7 +20,7 @@ def test_generate_decodes_each_view_once(tmp_path, monkeypatch):
     assert main(["generate", "a person jumps", "--seconds", "2", "--candidates", "1", "--no-compose",
                  "--out", str(out)]) == 0  # fmt: skip
     written = sorted(p.name.removeprefix("000_a_person_jumps") for p in out.iterdir())
-    assert written == [".bvh", ".gif", ".html", ".joints.npy", ".json", ".npy"]
+    assert written == [".bvh", ".gif", ".glb", ".html", ".joints.npy", ".json", ".npy"]
     assert calls == {"decode_joints": 1, "decode_rotations": 1, "decode_root": 1}
     joints = np.load(out / "000_a_person_jumps.joints.npy")
     assert joints.shape[1:] == (22, 3) and np.isfinite(joints).all()

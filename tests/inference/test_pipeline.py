@@ -9,6 +9,7 @@ from corpus_factory import tiny_runs
 from motionmill.cli import main
 from motionmill.inference.pipeline import TextToMotion
 from motionmill.inference.settings import SamplingSettings
+from motionmill.motion.container import Motion
 
 pytest.importorskip("transformers", reason="the built-in text encoder needs the [text] extra")
 
@@ -90,9 +91,30 @@ def test_generate_command_writes_every_file(pipe_folder, tmp_path, capsys):
                  "--seconds", "3", "--seed", "5", "--top-k", "30"]) == 0  # fmt: skip
     record = json.loads((out / "000_a_person_jumps.json").read_text())
     assert record["prompt"] == "a person jumps" and record["seed"] == 5 and abs(record["duration"] - 3) < 0.3
-    for suffix in (".npy", ".joints.npy", ".bvh", ".gif", ".html"):
+    for suffix in (".npy", ".joints.npy", ".bvh", ".glb", ".gif", ".html"):
         assert (out / f"000_a_person_jumps{suffix}").stat().st_size > 0
     assert np.load(out / "001_someone_claps.joints.npy").shape[1:] == (22, 3)
+    assert record["feet_cleaned"] is None
+
+
+def test_cleanup_flag_cleans_the_feet_of_every_output(pipe_folder, tmp_path, capsys):
+    """generate --cleanup and convert --cleanup give the motion clean_feet returns, in every file."""
+    from motionmill.motion.cleanup import clean_feet
+
+    out = tmp_path / "gen"
+    assert main(["generate", "a person walks forward", "--model", str(pipe_folder), "--out", str(out), "--seconds",
+                 "3", "--cleanup"]) == 0  # fmt: skip
+    record = json.loads((out / "000_a_person_walks_forward.json").read_text())
+    assert record["feet_cleaned"] in (True, False)
+    raw = tmp_path / "raw.npy"
+    assert main(["generate", "a person walks forward", "--model", str(pipe_folder), "--out", str(tmp_path / "raw"),
+                 "--seconds", "3"]) == 0  # fmt: skip
+    (tmp_path / "raw" / "000_a_person_walks_forward.npy").rename(raw)
+    expected, _ = clean_feet(Motion(np.load(raw)))
+    assert np.allclose(np.load(out / "000_a_person_walks_forward.npy"), expected.features, atol=1e-5)
+    assert main(["convert", str(raw), str(tmp_path / "clean.joints.npy"), "--cleanup"]) == 0
+    assert np.allclose(np.load(tmp_path / "clean.joints.npy"), expected.joints(), atol=1e-5)
+    assert "feet" in capsys.readouterr().out
 
 
 def test_generate_command_bad_input_is_one_line(pipe_folder, tmp_path, capsys):

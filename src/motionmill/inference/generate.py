@@ -21,7 +21,7 @@ from motionmill.utils.io import atomic_write
 
 __all__ = ["prompt_stem", "read_prompts_file", "run_generate"]
 
-OUTPUT_SUFFIXES = (".npy", ".joints.npy", ".bvh", ".gif", ".html")
+OUTPUT_SUFFIXES = (".npy", ".joints.npy", ".bvh", ".glb", ".gif", ".html")
 
 
 def read_prompts_file(path: str | Path) -> list[str]:
@@ -51,10 +51,11 @@ def prompt_stem(index: int, prompt: str) -> str:
 def run_generate(prompts: list[str], out: str | Path, model: str = "builtin",
                  seconds: float | list[float | None] | None = None,
                  seed: int = 0, rewrite_url: str | None = None, rewrite_model: str | None = None,
-                 sampling: SamplingSettings | None = None) -> list[Path]:  # fmt: skip
+                 sampling: SamplingSettings | None = None, cleanup: bool = False) -> list[Path]:  # fmt: skip
     """Generate a motion per prompt and write its files; returns the JSON record paths.
 
-    `seconds` is one target duration for all prompts or one per prompt (None: the model decides).
+    `seconds` is one target duration for all prompts or one per prompt (None: the model decides). With `cleanup`
+    every motion's planted feet are locked (`motion.cleanup.clean_feet`) before any file is written.
     """
     started = time.perf_counter()
     seconds = list(seconds) if isinstance(seconds, list | tuple) else [seconds] * len(prompts)
@@ -65,6 +66,11 @@ def run_generate(prompts: list[str], out: str | Path, model: str = "builtin",
     rewrites = [_rewrite(p, rewrite_url, rewrite_model) for p in prompts]
     texts = [r.rewritten if r else p for p, r in zip(prompts, rewrites, strict=True)]
     motions = pipe(texts, seconds=seconds, seed=seed, sampling=sampling)
+    reports = [None] * len(motions)
+    if cleanup:
+        from motionmill.motion.cleanup import clean_feet
+
+        motions, reports = map(list, zip(*(clean_feet(m) for m in motions), strict=True))
     out = Path(out)
     records = []
     for i, (prompt, rewrite, motion) in enumerate(zip(prompts, rewrites, motions, strict=True)):
@@ -75,6 +81,7 @@ def run_generate(prompts: list[str], out: str | Path, model: str = "builtin",
                   "rewrite_error": rewrite.error if rewrite else None, "seed": seed + i, "seconds_asked": seconds[i],
                   "duration": motion.duration, "frames": motion.num_frames, "fps": motion.fps, "model": str(model),
                   "sampling": asdict(pipe.settings(sampling)), "steps": motion.meta.get("steps"),
+                  "feet_cleaned": reports[i].changed if reports[i] else None,
                   "files": [f"{stem}{s}" for s in OUTPUT_SUFFIXES]}  # fmt: skip
         atomic_write(out / f"{stem}.json", json.dumps(record, indent=2) + "\n")
         records.append(out / f"{stem}.json")

@@ -164,7 +164,7 @@ class Batcher:
                 if job.cleanup:
                     from motionmill.motion.cleanup import clean_feet
 
-                    motion = clean_feet(motion)
+                    motion, _ = clean_feet(motion)
                 job.future.set_result(self.store.add(job, motion))
             except Exception as e:
                 job.future.set_exception(e)
