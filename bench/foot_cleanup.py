@@ -10,7 +10,10 @@ Measures, as means over motions: foot skating (`motionmill.motion.physics.foot_s
 corpus motions give the reference value), floor penetration (`physics.penetration`, mm), the mean change of the
 knee, ankle and toe of a foot over the frames where that foot is not in contact (cm), jerk (`physics.jerk`: the
 clip's peak, and "new peaks": samples after the clean-up above 1.1 x the clip's peak before it), and the clean-up's
-run time per motion.
+run time per motion, and how far the pelvis moved: its height, and its path on the floor against the input and
+against the input re-encoded as it is (the 272 encoder turns a generated motion to a frame-0 root heading of
+exactly 0 and puts its first root position at the origin, which moves a long path by millimetres to centimetres;
+every edit of a `Motion` does the same).
 
 `--tune` instead reproduces the choice of the contact thresholds on the val split (module docstring of
 `motionmill.motion.cleanup`): val clips are given sliding feet, and each threshold set is scored by the frame F1 of
@@ -74,7 +77,8 @@ def change_outside_contacts(before: np.ndarray, after: np.ndarray, contacts: dic
 
 def measure(motions: list, clips: list, settings: ContactSettings | None = None) -> dict:
     names = ("skate_before", "skate_after", "skate_corpus", "pen_before", "pen_after", "change", "jerk_before",
-             "jerk_after", "new_peaks", "seconds", "contact_frames", "correction")
+             "jerk_after", "new_peaks", "seconds", "contact_frames", "correction", "pelvis",
+             "pelvis_height", "pelvis_reencoded")
     rows = {k: [] for k in names}
     for motion, clip in zip(motions, clips, strict=True):
         started = time.perf_counter()
@@ -93,6 +97,11 @@ def measure(motions: list, clips: list, settings: ContactSettings | None = None)
         rows["new_peaks"].append(int((ja > JERK_PEAK_FACTOR * jb.max()).sum()))
         rows["contact_frames"].append(sum(report.frames_in_contact.values()) / (2 * motion.num_frames))
         rows["correction"].append(report.mean_correction_m)
+        root = cleaned.root_positions()
+        rows["pelvis_height"].append(np.abs(root[:, 1] - motion.root_positions()[:, 1]).max())
+        rows["pelvis"].append(np.linalg.norm((root - motion.root_positions())[:, [0, 2]], axis=-1).max())
+        again = Motion.from_rotations(motion.rotations(), motion.joints(), motion.fps)  # what any re-encoding gives
+        rows["pelvis_reencoded"].append(np.linalg.norm((root - again.root_positions())[:, [0, 2]], axis=-1).max())
     return {k: np.asarray(v, dtype=np.float64) for k, v in rows.items()}
 
 
@@ -112,6 +121,11 @@ def table(r: dict, command: str) -> str:
         "-60% or the corpus value |",
         f"| floor penetration (mm) | {r['pen_before'].mean():.2f} | {r['pen_after'].mean():.2f} | <= 5 |",
         f"| knee/ankle/toe change outside contacts (cm) | 0 | {100 * r['change'].mean():.2f} | <= 2 |",
+        f"| pelvis height change (mm, largest) | 0 | {1000 * r['pelvis_height'].max():.3f} | 0 |",
+        f"| pelvis XZ path change (mm; per motion the largest: mean, max) | 0 | {1000 * r['pelvis'].mean():.2f}, "
+        f"{1000 * r['pelvis'].max():.2f} | 0 |",
+        f"| pelvis XZ path change against the input re-encoded as it is (mm; largest) | 0 | "
+        f"{1000 * r['pelvis_reencoded'].max():.3f} | 0 |",
         f"| peak jerk (m/s^3, mean over motions) | {r['jerk_before'].mean():.0f} | {r['jerk_after'].mean():.0f} | |",
         f"| new jerk peaks (samples > {JERK_PEAK_FACTOR} x the clip's peak before) | 0 | "
         f"{int(r['new_peaks'].sum())} in {int((r['new_peaks'] > 0).sum())} motions | 0 |",

@@ -71,7 +71,7 @@ import torch
 from motionmill.motion.container import Motion
 from motionmill.motion.rotations import rotation_between
 from motionmill.motion.signal import smooth
-from motionmill.motion.skeleton import forward_kinematics
+from motionmill.motion.skeleton import SMPL22, forward_kinematics
 
 __all__ = ["FOOT_CHAINS", "CleanupReport", "ContactSettings", "FootCleanup", "clean_feet", "clean_foot_joints",
            "detect_contacts"]  # fmt: skip
@@ -196,9 +196,8 @@ def detect_contacts(joints: np.ndarray, fps: float, settings: ContactSettings | 
 
 def clean_foot_joints(joints: np.ndarray, rotations: np.ndarray, fps: float, settings: ContactSettings | None = None,
                       skeleton=None) -> FootCleanup:  # fmt: skip
-    """The clean-up on arrays: (T, 22, 3) joints and (T, 22, 3, 3) rotations in, cleaned copies out."""
-    from motionmill.motion.skeleton import SMPL22
-
+    """The clean-up on arrays: (T, 22, 3) joints and (T, 22, 3, 3) rotations in, cleaned copies out (the rotations
+    on `skeleton`, SMPL-22 by default)."""
     settings = settings or ContactSettings()
     skeleton = skeleton or SMPL22
     P = np.array(joints, dtype=np.float64)
