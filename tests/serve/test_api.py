@@ -202,3 +202,15 @@ def test_the_store_keeps_under_its_cap_oldest_first(pipe, tmp_path):
         first, second = generate(url, seed=1), generate(url, seed=2)
         assert call(url, first["files"]["npy"])[0] == 404  # two 2-second motions are over 100 kB
         assert call(url, second["files"]["npy"])[0] == 200
+
+
+def test_cleanup_on_request_locks_the_feet_of_the_served_files(server):
+    from motionmill.motion.cleanup import clean_feet
+    from motionmill.motion.container import Motion
+
+    plain, cleaned = generate(server, seed=4), generate(server, seed=4, cleanup=True)
+    assert cleaned["cleanup"] is True and plain["cleanup"] is False
+    raw = np.load(__import__("io").BytesIO(call(server, plain["files"]["npy"])[2]))
+    served = np.load(__import__("io").BytesIO(call(server, cleaned["files"]["npy"])[2]))
+    expected, report = clean_feet(Motion(raw))
+    assert report.changed and np.allclose(served, expected.features, atol=1e-5)
