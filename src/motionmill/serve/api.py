@@ -105,7 +105,6 @@ class _Job:
     sampling: SamplingSettings
     cleanup: bool
     future: concurrent.futures.Future = field(default_factory=concurrent.futures.Future)
-    queued_at: float = field(default_factory=time.monotonic)
 
 
 class QueueFull(Exception):
