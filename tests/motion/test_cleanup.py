@@ -109,6 +109,14 @@ def test_blends_add_no_jerk_peak(walk, cleaned):
     assert physics.jerk(out.joints(), FPS).max() < 1.1 * physics.jerk(slid.joints(), FPS).max()
 
 
+def test_a_clean_up_that_would_raise_the_peak_jerk_is_not_applied(walk, cleaned):
+    """With no room for any jerk, every fade length is tried and the motion comes back as it was, with the reason;
+    with the default room the first fade is kept."""
+    motion, report = clean_feet(walk[1], ContactSettings(max_jerk_ratio=0.0))
+    assert motion is walk[1] and not report.changed and "peak jerk" in report.reason
+    assert cleaned[1].changed and cleaned[1].blend_frames == ContactSettings().blend_frames
+
+
 def test_features_decode_to_the_cleaned_joints_and_rotations(walk, cleaned):
     _, slid, _ = walk
     out, _ = cleaned

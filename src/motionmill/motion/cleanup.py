@@ -63,11 +63,13 @@ Shape legend: T frames, J joints (22).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
+from motionmill.motion import physics
 from motionmill.motion.container import Motion
 from motionmill.motion.rotations import rotation_between
 from motionmill.motion.signal import smooth
@@ -105,6 +107,9 @@ class ContactSettings:
     """Longest gap between two contacts that is closed, in frames at 30 fps (scaled with the frame rate)."""
     blend_frames: int = 5
     """Frames at 30 fps over which a correction fades in before and out after a contact."""
+    max_jerk_ratio: float = 1.1
+    """The cleaned motion's peak jerk may be at most this times the motion's own (`clean_feet` retries with longer
+    fades, then gives up); the factor of the benchmark's "new jerk peak"."""
     soft_reach: float = 0.02
     """Metres short of a straight leg where the IK starts easing the reach (soft IK; 0 turns it off)."""
 
@@ -140,6 +145,8 @@ class CleanupReport:
     floor_shift_m: float = 0.0
     """How far the encoder lifted the whole motion to keep every joint above the floor (0 normally)."""
     changed: bool = False
+    blend_frames: int = 0
+    """The fade length used (longer than the setting when the first try raised the peak jerk)."""
     reason: str = ""
     """Why the motion was returned unchanged, when it was."""
     contacts: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
@@ -152,8 +159,32 @@ def clean_feet(motion: Motion, settings: ContactSettings | None = None) -> tuple
     The result is a new `Motion` whose 272 features are encoded from the cleaned rotations and joints, so its
     joints, SMPL parameters and BVH all show the clean-up. A motion that is too short to hold a contact or that has
     none is returned as it is (the same object), with the reason in the report.
+
+    The clean-up never adds a jerk peak: when the cleaned motion's peak jerk exceeds `max_jerk_ratio` times the
+    motion's own, it is redone with fades twice and four times as long, and if none stays under, the motion is
+    returned unchanged with that reason.
     """
     settings = settings or ContactSettings()
+    limit = settings.max_jerk_ratio * _peak_jerk(motion)
+    for scale in (1, 2, 4):
+        trial = dataclasses.replace(settings, blend_frames=settings.blend_frames * scale)
+        cleaned, report = _clean_once(motion, trial)
+        if not report.changed or _peak_jerk(cleaned) <= limit:
+            report.blend_frames = trial.blend_frames
+            return cleaned, report
+    report.changed = False
+    report.reason = (f"every fade tried ({settings.blend_frames} to {4 * settings.blend_frames} frames) raised the "
+                     f"peak jerk above {settings.max_jerk_ratio} x the motion's own")  # fmt: skip
+    return motion, report
+
+
+def _peak_jerk(motion: Motion) -> float:
+    jerk = physics.jerk(motion.joints(), motion.fps)
+    return float(jerk.max()) if len(jerk) else 0.0
+
+
+def _clean_once(motion: Motion, settings: ContactSettings) -> tuple[Motion, CleanupReport]:
+    """One clean-up with these settings (`clean_feet` without its jerk check)."""
     T = motion.num_frames
     report = CleanupReport(frames=T, frames_in_contact={foot: 0 for foot in FOOT_CHAINS})
     shortest = max(settings.frames(SHORTEST, motion.fps), settings.frames(settings.min_frames, motion.fps), 2)
