@@ -4,8 +4,9 @@ The server runs in its own process with the built-in model (as `motionmill serve
 of `--clients` threads posts prompts in a loop for `--seconds` (bounded: no retries, a 120 s timeout per request)
 and fetches nothing else. Counted per mode: requests sent, answered 200, errors (any other answer or exception),
 motions per second, p50 and p95 latency, and the server's resident memory (after a warm-up request, then every
-second). The same server code runs twice: batching on (up to 16 requests per pipeline call) and off (`max_batch`
-1, one request at a time). Requests ask best of `--candidates` (default 1) and durations of 2-4 s.
+second; printed after the warm-up and at each quarter of the run). The same server code runs twice: batching on
+(up to 16 requests per pipeline call) and off (`max_batch` 1, one request at a time). Requests ask best of
+`--candidates` (default 1) and durations of 2-4 s.
 
 Run: `python bench/serve_load.py [--clients 16] [--seconds 60] [--candidates 1]`.
 """
@@ -99,7 +100,7 @@ def run_mode(max_batch: int, clients: int, seconds: float, candidates: int) -> d
     ok = [latency for status, latency in results if status == 200]
     return {"max_batch": max_batch, "sent": len(results), "ok": len(ok), "errors": len(results) - len(ok),
             "per_second": len(ok) / elapsed, "p50": float(np.percentile(ok, 50)), "p95": float(np.percentile(ok, 95)),
-            "rss_start": memory[0], "rss_max": max(memory), "rss_end": memory[-1]}  # fmt: skip
+            "rss": [memory[0], *(memory[int(q * (len(memory) - 1))] for q in (0.25, 0.5, 0.75, 1.0))]}  # fmt: skip
 
 
 def main() -> None:
@@ -111,12 +112,12 @@ def main() -> None:
     rows = [run_mode(batch, args.clients, args.seconds, args.candidates) for batch in (16, 1)]
     print(f"{args.clients} clients for {args.seconds:g} s, best of {args.candidates}, 2-4 s motions, built-in model")
     print("| batching | requests sent | answered 200 | errors | motions/s | p50 s | p95 s | server RSS MiB: "
-          "after warm-up / max / end |")  # fmt: skip
+          "after warm-up, at 25 / 50 / 75 / 100% of the run |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         mode = f"up to {r['max_batch']}" if r["max_batch"] > 1 else "off (1 at a time)"
         print(f"| {mode} | {r['sent']} | {r['ok']} | {r['errors']} | {r['per_second']:.2f} | {r['p50']:.2f} | "
-              f"{r['p95']:.2f} | {r['rss_start']:.0f} / {r['rss_max']:.0f} / {r['rss_end']:.0f} |")  # fmt: skip
+              f"{r['p95']:.2f} | {' / '.join(f'{m:.0f}' for m in r['rss'])} |")  # fmt: skip
     print(f"batching / one at a time: {rows[0]['per_second'] / rows[1]['per_second']:.2f}x")
 
 
