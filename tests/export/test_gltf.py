@@ -359,7 +359,7 @@ def skinned_box(motion: Motion, doc: dict, binary: bytes, frame: int) -> np.ndar
     positions = accessor(doc, binary, prim["attributes"]["POSITION"]).astype(np.float64)
     joint = accessor(doc, binary, prim["attributes"]["JOINTS_0"])[:, 0]
     rest = gltf_rest_positions(doc["nodes"])
-    _, glob = forward_kinematics(torch.from_numpy(motion.rotations()[frame]), torch.zeros(3, dtype=torch.float64),
+    _, glob = forward_kinematics(torch.from_numpy(np.array(motion.rotations()[frame])), torch.zeros(3, dtype=torch.float64),
                                  torch.from_numpy(motion.bone_offsets()), SMPL22.parents)  # fmt: skip
     moved = (glob.numpy()[joint] @ (positions - rest[joint])[:, :, None])[..., 0] + motion.joints()[frame][joint]
     return np.stack((moved.min(0), moved.max(0)))
