@@ -17,12 +17,12 @@ import struct
 import subprocess
 import threading
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
 import torch
 
+from browser_factory import local_page
 from motion_factory import random_motion
 from motionmill.cli import main
 from motionmill.export.bvh import read_bvh, write_bvh
@@ -325,30 +325,8 @@ def three_server(node_tools, glbs, tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser_page():
     """(page, attempted non-local requests) in headless chromium; every such request is aborted."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright is not installed (pip install -e '.[dev]')")
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("headless chromium is not installed (apt-get install chromium)")
-    blocked = []
-
-    def route(route):
-        if urlsplit(route.request.url).hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page()
-            page.route("**/*", route)
-            yield page, blocked
-        finally:
-            browser.close()
+    with local_page() as page:
+        yield page
 
 
 def skinned_box(motion: Motion, doc: dict, binary: bytes, frame: int) -> np.ndarray:
@@ -359,8 +337,9 @@ def skinned_box(motion: Motion, doc: dict, binary: bytes, frame: int) -> np.ndar
     positions = accessor(doc, binary, prim["attributes"]["POSITION"]).astype(np.float64)
     joint = accessor(doc, binary, prim["attributes"]["JOINTS_0"])[:, 0]
     rest = gltf_rest_positions(doc["nodes"])
-    _, glob = forward_kinematics(torch.from_numpy(np.array(motion.rotations()[frame])), torch.zeros(3, dtype=torch.float64),
-                                 torch.from_numpy(motion.bone_offsets()), SMPL22.parents)  # fmt: skip
+    rotations = torch.from_numpy(np.array(motion.rotations()[frame]))  # a copy: the motion's views are read-only
+    offsets = torch.from_numpy(motion.bone_offsets())
+    _, glob = forward_kinematics(rotations, torch.zeros(3, dtype=torch.float64), offsets, SMPL22.parents)
     moved = (glob.numpy()[joint] @ (positions - rest[joint])[:, :, None])[..., 0] + motion.joints()[frame][joint]
     return np.stack((moved.min(0), moved.max(0)))
 

@@ -6,11 +6,11 @@ Playwright drives Debian's `chromium` binary (no browser download); without eith
 
 from __future__ import annotations
 
-import shutil
 from urllib.parse import urlsplit
 
 import pytest
 
+from browser_factory import local_page
 from motion_factory import random_motion
 from motionmill.export.report import PromptEntry, write_prompts_report
 from motionmill.serve.ratings import DB_FILE, RatingStore, serving
@@ -31,31 +31,8 @@ def write_report(folder) -> None:
 @pytest.fixture
 def browser_page():
     """(page, attempted non-local requests) in headless chromium; every such request is aborted."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright is not installed (pip install -e '.[dev]')")
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("headless chromium is not installed (apt-get install chromium)")
-    blocked = []
-
-    def route(route):
-        url = urlsplit(route.request.url)
-        if url.scheme == "file" or url.hostname == "127.0.0.1":
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 720})
-            page.route("**/*", route)
-            yield page, blocked
-        finally:
-            browser.close()
+    with local_page() as page:
+        yield page
 
 
 @pytest.fixture

@@ -2,49 +2,24 @@
 advances, the motion is listed in the session's history, and a GLB and a BVH download; every request the page makes
 goes to the server itself.
 
-Playwright drives Debian's `chromium` binary (no browser download); without either the test skips with the reason.
+Headless Chromium as `browser_factory.local_page` runs it; without it the test skips with the reason.
 """
 
 from __future__ import annotations
-
-import shutil
-from urllib.parse import urlsplit
 
 import pytest
 
 pytest.importorskip("fastapi", reason="motionmill serve needs the [serve] extra")
 pytest.importorskip("transformers", reason="the built-in text encoder needs the [text] extra")
 
+from browser_factory import local_page  # noqa: E402
 from motionmill.serve.api import ServeSettings, serving  # noqa: E402
 
 
 @pytest.fixture
 def browser_page():
-    """(page, requests to other hosts) in headless chromium; every such request is aborted."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright is not installed (pip install -e '.[dev]')")
-    chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("headless chromium is not installed (apt-get install chromium)")
-    elsewhere = []
-
-    def route(route):
-        if urlsplit(route.request.url).hostname in ("127.0.0.1", None) or route.request.url.startswith("blob:"):
-            route.continue_()
-        else:
-            elsewhere.append(route.request.url)
-            route.abort()
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 720}, accept_downloads=True)
-            page.route("**/*", route)
-            yield page, elsewhere
-        finally:
-            browser.close()
+    with local_page(accept_downloads=True) as page:
+        yield page
 
 
 def test_generate_play_and_download_from_the_page(browser_page, tmp_path):
