@@ -31,6 +31,8 @@ class Recording:
     def __call__(self, prompts, **kwargs):
         self.gate.wait(timeout=60)
         self.batches.append(len(prompts))
+        if any("FAULT" in p for p in prompts):
+            raise ValueError("a prompt this pipeline refuses")
         return self.pipe(prompts, **kwargs)
 
     def __getattr__(self, name):
@@ -158,6 +160,21 @@ def test_requests_that_arrive_together_share_a_batch(server, pipe):
         t.join()
     assert len(answers) == 3 and len({a["id"] for a in answers}) == 3
     assert max(pipe.batches[before:]) >= 2, pipe.batches[before:]  # 0.3 s of batch wait gathers them
+
+
+def test_a_failing_request_fails_alone_in_its_batch(server, pipe):
+    answers = {}
+
+    def post(prompt):
+        answers[prompt] = call(server, "/v1/motions", {"prompt": prompt, **FAST})
+
+    threads = [threading.Thread(target=post, args=(p,)) for p in ("a person walks", "FAULT here", "a person sits")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers["FAULT here"][0] == 422 and b"refuses" in answers["FAULT here"][2]
+    assert answers["a person walks"][0] == 200 and answers["a person sits"][0] == 200
 
 
 def test_a_full_queue_answers_503_then_every_waiting_request_completes(server, pipe):

@@ -19,8 +19,8 @@ annotations, which are local to `create_app`.
 Limits and safety: request bodies over `max_body_bytes`, prompts over `max_prompt_chars`, durations outside
 (0, the model's maximum], unknown fields and wrong types are refused with a 4xx naming the field. Binding to any
 address but loopback needs a token (`--token` or MOTIONMILL_TOKEN), then required as `Authorization: Bearer` on
-every /v1 route and /metrics. Requests must name this server in their Host header (a page elsewhere cannot reach a
-loopback server through a rebound DNS name). Only generated files are served: ids are random 32-hex names checked
+every /v1 route and /metrics. Requests to a loopback server must name it in their Host header (a page elsewhere
+cannot reach it through a rebound DNS name). Only generated files are served: ids are random 32-hex names checked
 against the store, formats come from a fixed list. Results are kept under `max_store_bytes`, oldest deleted first.
 """
 
@@ -154,9 +154,12 @@ class Batcher:
         try:
             motions = self.pipe([j.prompt for j in jobs], seconds=[j.seconds for j in jobs],
                                 seed=[j.seed for j in jobs], sampling=jobs[0].sampling)  # fmt: skip
-        except Exception as e:  # a bad batch fails its own requests, never the worker
-            for job in jobs:
-                job.future.set_exception(e)
+        except Exception as e:  # never the worker; a request that fails alone fails only itself
+            if len(jobs) > 1:
+                for job in jobs:
+                    self._sample([job])
+            else:
+                jobs[0].future.set_exception(e)
             return
         for job, motion in zip(jobs, motions, strict=True):
             try:
@@ -339,7 +342,9 @@ def create_app(settings: ServeSettings, pipe=None):
     app = FastAPI(title="motionmill", version="1", docs_url=None, redoc_url=None,
                   description="Text to motion. POST /v1/motions, then GET the files it links.")  # fmt: skip
     app.state.store, app.state.batcher, app.state.metrics = store, batcher, metrics
-    hosts = sorted({*LOOPBACK, f"[{'::1'}]", settings.host})
+    # a loopback server answers loopback names only (a rebound DNS name cannot reach it); one bound elsewhere is
+    # reached by whatever name the machine has, and its token is what keeps others out
+    hosts = [*LOOPBACK, "[::1]"] if settings.host in LOOPBACK else ["*"]
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
     app.add_middleware(_BodyLimit, max_bytes=settings.max_body_bytes)
 
