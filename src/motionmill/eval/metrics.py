@@ -218,10 +218,15 @@ def mpjpe(pred: np.ndarray, target: np.ndarray, root: int = 0) -> float:
 
 
 def acceleration_error(pred: np.ndarray, target: np.ndarray, fps: float = 30.0) -> float:
-    """Mean |a_pred - a_target| over joints and frames, in m/s^2 (second differences times fps^2)."""
+    """Mean |a_pred - a_target| over joints and frames, in m/s^2 (second differences times fps^2).
+
+    NaN for motions of fewer than 3 frames (too short: no second difference; docs/evaluation.md, "Short motions").
+    """
     pred, target = np.asarray(pred, np.float64), np.asarray(target, np.float64)
-    if pred.shape != target.shape or pred.shape[-3] < 3:
-        raise ValueError(f"need equal shapes with at least 3 frames, got {pred.shape} and {target.shape}")
+    if pred.shape != target.shape or pred.ndim < 3:
+        raise ValueError(f"need equal shapes (..., T, J, 3), got {pred.shape} and {target.shape}")
+    if pred.shape[-3] < 3:
+        return float("nan")
     return float(np.linalg.norm(_acceleration(pred, fps) - _acceleration(target, fps), axis=-1).mean())
 
 

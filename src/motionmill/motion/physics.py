@@ -7,6 +7,10 @@ Definitions follow docs/evaluation.md ("Physical plausibility"): y is up, metres
 (Barquero et al., "Seamless Human Motion Composition with Blended Positional Encodings", CVPR 2024); their exact
 definition here is written in `transition_jerk`. Every function is pure numpy over one motion.
 
+Short motions: every function is defined for any motion of at least 2 frames. A measure that needs more frames
+than the motion has (`MIN_FRAMES`: jitter 3, jerk 4) is NaN, and `too_short` names those measures for a frame
+count, so a report can give the reason beside the NaN (docs/evaluation.md, "Short motions").
+
 Shape legend: T frames, J joints.
 """
 
@@ -25,6 +29,7 @@ __all__ = [
     "jitter",
     "penetration",
     "physics_report",
+    "too_short",
     "transition_jerk",
 ]
 
@@ -32,14 +37,25 @@ FEET = (10, 11)
 CONTACT_HEIGHT = 0.05  # metres: a foot below this is in contact (GMD)
 SKATE_SPEED = 0.5  # metres / second
 GROUND_TOLERANCE = 0.005  # metres: the 5 mm band around the floor
+# Frames a measure of `physics_report` needs; a shorter motion gets NaN for it (see `too_short`).
+MIN_FRAMES = {"jitter_mm": 3, "mean_jerk": 4, "peak_jerk": 4, "area_under_jerk": 4}
+
+
+def too_short(frames: int) -> dict[str, str]:
+    """The `physics_report` measures a motion of `frames` frames is too short for, each with the reason."""
+    return {name: f"needs at least {need} frames, the motion has {frames}"
+            for name, need in MIN_FRAMES.items() if frames < need}  # fmt: skip
 
 
 def _moving_average(x: np.ndarray, width: int) -> np.ndarray:
-    """Centred moving average along axis 0, with the window shrunk at the ends."""
-    kernel = np.ones(width)
-    num = np.apply_along_axis(lambda c: np.convolve(c, kernel, mode="same"), 0, x)
-    den = np.convolve(np.ones(len(x)), kernel, mode="same")
-    return num / den.reshape((-1,) + (1,) * (x.ndim - 1))
+    """Centred moving average of `width` samples along axis 0, the window shrunk at the ends (any length >= 1)."""
+    half_lo, half_hi = (width - 1) // 2, width // 2
+    zero = np.zeros((1,) + x.shape[1:])
+    csum = np.concatenate([zero, np.cumsum(x, axis=0)])  # (T+1, ...)
+    t = np.arange(len(x))
+    lo, hi = np.maximum(t - half_lo, 0), np.minimum(t + half_hi + 1, len(x))
+    count = (hi - lo).reshape((-1,) + (1,) * (x.ndim - 1))
+    return (csum[hi] - csum[lo]) / count
 
 
 def foot_skating_ratio(joints: np.ndarray, fps: float, feet: tuple[int, ...] = FEET) -> float:
@@ -54,7 +70,7 @@ def foot_skating_ratio(joints: np.ndarray, fps: float, feet: tuple[int, ...] = F
         feet: the foot joint indices.
 
     Returns:
-        The ratio in [0, 1] (0 for fewer than two frames).
+        The ratio in [0, 1] (0 for fewer than two frames: no frame pair can skate).
     """
     f = np.asarray(joints, dtype=np.float64)[:, list(feet)]  # (T, F, 3)
     if len(f) < 2:
@@ -96,10 +112,13 @@ def foot_sliding(joints: np.ndarray) -> float:
 
 
 def jitter(joints: np.ndarray) -> float:
-    """Mean norm of the second difference |x[t+1] - 2x[t] + x[t-1]| over joints and frames (metres per frame^2)."""
+    """Mean norm of the second difference |x[t+1] - 2x[t] + x[t-1]| over joints and frames (metres per frame^2).
+
+    NaN for fewer than 3 frames (too short: no second difference).
+    """
     j = np.asarray(joints, dtype=np.float64)
     if len(j) < 3:
-        return 0.0
+        return float("nan")
     return float(np.linalg.norm(j[2:] - 2 * j[1:-1] + j[:-2], axis=-1).mean())
 
 
@@ -124,6 +143,8 @@ def jerk(joints: np.ndarray, fps: float) -> np.ndarray:
         (T-3,) jerk per sample (empty for fewer than four frames).
     """
     j = np.asarray(joints, dtype=np.float64)
+    if len(j) < 4:
+        return np.zeros(0)
     third = j[3:] - 3 * j[2:-1] + 3 * j[1:-2] - j[:-3]  # (T-3, J, 3)
     return np.linalg.norm(third, axis=-1).mean(axis=-1) * fps**3
 
@@ -140,8 +161,12 @@ def transition_jerk(joints: np.ndarray, fps: float, transitions: list[float], wi
     frame rate, so compare them with the ground truth at the same fps (the spec's ground-truth figures, about
     0.03 / 0.00, use another scale).
 
+    A motion of fewer than 4 frames has no jerk sample: both values are NaN (too short). Transitions must lie in the
+    clip, [0, (T - 1) / fps]; one whose window holds no jerk sample (a motion only a few frames long, or a very low
+    frame rate) is left out, and NaN is returned when no transition has a sample.
+
     Args:
-        joints: (T, J, 3) positions in metres, T >= 4.
+        joints: (T, J, 3) positions in metres, T >= 2.
         fps: frames per second.
         transitions: times in seconds where one segment of the motion hands over to the next.
         window: full width of each window in seconds.
@@ -149,22 +174,26 @@ def transition_jerk(joints: np.ndarray, fps: float, transitions: list[float], wi
     Returns:
         {"peak_jerk": ..., "area_under_jerk": ...}.
     """
-    curve = jerk(joints, fps)  # (T-3,)
-    if len(curve) == 0:
-        raise ValueError(f"joints needs at least 4 frames for jerk, got {len(curve) + 3}")
+    frames = len(np.asarray(joints))
     if len(transitions) == 0:
         raise ValueError("transitions is empty")
     if window <= 0:
         raise ValueError(f"window must be positive, got {window}")
+    end = (frames - 1) / fps
+    outside = [s for s in transitions if not -1e-9 <= s <= end + 1e-9]
+    if outside:
+        raise ValueError(f"transitions {outside} lie outside the clip, which lasts {end:.3f} s")
+    curve = jerk(joints, fps)  # (T-3,)
     times = (np.arange(len(curve)) + 1.5) / fps
-    excess = np.maximum(0.0, curve - np.median(curve))
+    excess = np.maximum(0.0, curve - np.median(curve)) if len(curve) else curve
     peaks, areas = [], []
     for s in transitions:
         inside = np.abs(times - s) <= window / 2
-        if not inside.any():
-            raise ValueError(f"transitions: no jerk sample lies within {window / 2} s of {s} s in this clip")
-        peaks.append(curve[inside].max())
-        areas.append(excess[inside].sum() / fps)
+        if inside.any():
+            peaks.append(curve[inside].max())
+            areas.append(excess[inside].sum() / fps)
+    if not peaks:
+        return {"peak_jerk": float("nan"), "area_under_jerk": float("nan")}
     return {"peak_jerk": float(np.mean(peaks)), "area_under_jerk": float(np.mean(areas))}
 
 
@@ -180,7 +209,7 @@ def physics_report(
     Units: millimetres for `*_mm`, metres for `*_m`, m/s^3 for `mean_jerk` and `peak_jerk`, m/s^2 for
     `area_under_jerk`. Jitter is reported raw (mm per frame^2); the spec reports it as a ratio to the ground truth's
     value, which the caller forms from two reports. The transition metrics are included only when `transitions` is
-    given.
+    given. A measure the motion is too short for (`MIN_FRAMES`) is NaN; `too_short(len(joints))` gives the reasons.
 
     Args:
         joints: (T, J, 3) positions in metres, y up.
@@ -190,8 +219,8 @@ def physics_report(
         window: full width of each transition window in seconds.
     """
     j = np.asarray(joints, dtype=np.float64)
-    if j.ndim != 3 or j.shape[-1] != 3 or len(j) == 0:
-        raise ValueError(f"joints must have shape (T, J, 3) with T >= 1, got {j.shape}")
+    if j.ndim != 3 or j.shape[-1] != 3 or len(j) < 2:
+        raise ValueError(f"joints must have shape (T, J, 3) with T >= 2, got {j.shape}")
     if len(parents) != j.shape[1]:
         raise ValueError(f"parents has {len(parents)} joints but joints has {j.shape[1]}")
     if not np.isfinite(j).all():
@@ -204,7 +233,7 @@ def physics_report(
         "foot_sliding_mm": foot_sliding(j),
         "jitter_mm": jitter(j) * 1000,
         "bone_length_drift_m": float(bone_length_drift(j, parents).max()),
-        "mean_jerk": float(curve.mean()) if len(curve) else 0.0,
+        "mean_jerk": float(curve.mean()) if len(curve) else float("nan"),
     }
     if transitions is not None:
         report.update(transition_jerk(j, fps, transitions, window))
