@@ -191,7 +191,7 @@ def _train_evaluator_args(p: argparse.ArgumentParser) -> None:
 
 def generate(prompts: list[str], out: str, prompts_file: str | None = None, seconds: float | None = None,
              seed: int = 0, model: str = "builtin", rewrite_url: str | None = None, rewrite_model: str | None = None,
-             sampling: SamplingSettings | None = None, cleanup: bool = False) -> None:  # fmt: skip
+             sampling: SamplingSettings | None = None, cleanup: bool = False, raw: bool = False) -> None:  # fmt: skip
     """Generate motion from text: per prompt a .npy, .joints.npy, .bvh, .glb, .gif, .html and a .json record."""
     from motionmill.inference.generate import read_prompts_file, run_generate
 
@@ -199,7 +199,7 @@ def generate(prompts: list[str], out: str, prompts_file: str | None = None, seco
     if not prompts:
         raise ValueError("give at least one prompt, or --prompts-file")
     run_generate(prompts, out, model=model, seconds=seconds, seed=seed, rewrite_url=rewrite_url,
-                 rewrite_model=rewrite_model, sampling=sampling, cleanup=cleanup)  # fmt: skip
+                 rewrite_model=rewrite_model, sampling=sampling, cleanup=cleanup, raw=raw)  # fmt: skip
 
 
 def _generate_args(p: argparse.ArgumentParser) -> None:
@@ -213,6 +213,8 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rewrite-url", default=None, help="OpenAI-compatible endpoint to rewrite prompts first")
     p.add_argument("--rewrite-model", default=None, help="model name for --rewrite-url")
     p.add_argument("--cleanup", action="store_true", help="lock planted feet (foot-contact clean-up) in every output")
+    p.add_argument("--raw", action="store_true",
+                   help="write the decoded features as predicted, without reconciling them into one rigid motion")
 
 
 def _sampling_args(p: argparse.ArgumentParser, unset: str = "the model's default") -> None:
@@ -671,15 +673,26 @@ def main(argv: list[str] | None = None) -> int:
         if sampling := {name: args.pop(name) for name in _SAMPLING_FIELDS if name in args}:
             args["sampling"] = SamplingSettings(**sampling)  # the command's sampling options as one typed request
         fn(**args)
-    except (ValueError, KeyError, FileNotFoundError, ImportError, OSError) as e:
-        if debug:
-            raise
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else e
-        print(f"motionmill: error: {msg}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("motionmill: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:
+        if debug:
+            raise
+        from motionmill.eval.faults import where
+
+        # Bad input (a missing file, a wrong option value) is one line and status 2. Anything else, or an input-error
+        # type raised inside a stage of a suite (`eval.faults.in_stage`), is a defect: status 70, with where it was.
+        context = where(e)
+        if context is None and isinstance(e, (ValueError, KeyError, FileNotFoundError, ImportError, OSError)):
+            msg = e.args[0] if isinstance(e, KeyError) and e.args else e
+            print(f"motionmill: error: {msg}", file=sys.stderr)
+            return 2
+        stage, item = context or (command, "its input")
+        message = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"motionmill: internal error in {stage} on {item}: {type(e).__name__}: {message}; rerun with --debug "
+              "for the traceback, and report it", file=sys.stderr)  # fmt: skip
+        return 70  # EX_SOFTWARE of sysexits.h: a defect, not bad input (status 2)
     return 0
 
 

@@ -90,6 +90,49 @@ def test_zeroshot_scores_both_splits_by_predicates_and_evaluator(setup, tmp_path
     assert "| predicate accuracy |" in summary.read_text()
 
 
+class CaptionFault:
+    """The pipeline, raising whenever asked for the first caption it was ever given."""
+
+    def __init__(self, pipe):
+        self.pipe, self.bad = pipe, None
+
+    def __getattr__(self, name):
+        return getattr(self.pipe, name)
+
+    def __call__(self, prompts, **kwargs):
+        self.bad = self.bad or prompts[0]
+        if self.bad in prompts:
+            raise RuntimeError("injected fault on one caption")
+        return self.pipe(prompts, **kwargs)
+
+
+def test_protocol_records_a_fault_on_one_caption_and_goes_on(setup, tmp_path):
+    corpus, pipe, evaluator, _ = setup
+    faulty = CaptionFault(pipe)
+    cfg = ProtocolConfig(split="train", repeats=2, clips=40, mm_captions=2, mm_generations=2, mm_pairs=2,
+                         diversity_pairs=20)  # fmt: skip
+    result = run_protocol(faulty, evaluator, corpus, cfg)
+    assert result["faults"] and all(f["caption"] == faulty.bad and f["stage"] == "generate" for f in result["faults"])
+    assert result["faults"][0] == {"where": "run 1", "stage": "generate", "caption": faulty.bad,
+                                   "error": "RuntimeError: injected fault on one caption"}  # fmt: skip
+    assert result["captions_scored"][0] < 40 and min(result["captions_scored"]) >= 32
+    for stats in [*result["generated"].values(), *result["real"].values()]:
+        assert stats["mean"] is not None and np.isfinite(stats["values"]).all()
+    summary = write_results(result, tmp_path, "Protocol").read_text()
+    assert "injected fault on one caption" in summary and "| fid |" in summary
+
+
+def test_zeroshot_records_a_fault_on_one_caption_and_goes_on(setup, tmp_path):
+    _, pipe, evaluator, _ = setup
+    faulty = CaptionFault(pipe)
+    result = run_zeroshot(faulty, evaluator, clips=33)
+    assert result["faults"] and all(f["caption"] == faulty.bad for f in result["faults"])
+    test = result["test"]
+    assert 0 < test["clips_scored"] < 33 and test["predicates"]["clips"] == test["clips_scored"]
+    assert np.isfinite(result["test"]["generated"]["fid"]) and np.isfinite(result["zeroshot"]["generated"]["fid"])
+    assert "injected fault on one caption" in write_results(result, tmp_path, "Zero-shot").read_text()
+
+
 def test_cli_runs_the_protocol_and_reports_bad_input_in_one_line(setup, tmp_path, capsys):
     corpus, _, _, runs = setup
     args = ["eval", "protocol", "--model", str(runs / "pipeline"), "--evaluator", str(runs / "evaluator"),

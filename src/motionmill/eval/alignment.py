@@ -52,16 +52,34 @@ def whole_caption(clip) -> str:
 
 
 def generate_for_clips(pipe, clips: list, seed: int = 0, batch_size: int = 50, desc: str = "generate",
-                       sampling: SamplingSettings | None = None) -> list:  # fmt: skip
-    """One motion per clip from its whole-clip caption at the clip's duration; clip i uses seed `seed * 100_000 + i`."""
+                       sampling: SamplingSettings | None = None, faults: list | None = None) -> list:  # fmt: skip
+    """One motion per clip from its whole-clip caption at the clip's duration; clip i uses seed `seed * 100_000 + i`.
+
+    With a `faults` list, a batch that raises is generated again one clip at a time and a clip that still raises gets
+    None and a record (where, stage, caption, error) in `faults`; without one, the error propagates.
+    """
     from tqdm import tqdm
+
+    from motionmill.eval.faults import describe
 
     motions = []
     for b in tqdm(range(0, len(clips), batch_size), desc=desc, unit="batch"):
         batch = clips[b : b + batch_size]
         seconds = [min(c.plan.duration, pipe.max_seconds) for c in batch]
         seeds = [seed * 100_000 + b + i for i in range(len(batch))]
-        motions += pipe([whole_caption(c) for c in batch], seconds=seconds, seed=seeds, sampling=sampling)
+        texts = [whole_caption(c) for c in batch]
+        try:
+            motions += pipe(texts, seconds=seconds, seed=seeds, sampling=sampling)
+            continue
+        except Exception:
+            if faults is None:
+                raise
+        for text, length, one_seed in zip(texts, seconds, seeds, strict=True):  # find the clip at fault
+            try:
+                motions += pipe([text], seconds=[length], seed=[one_seed], sampling=sampling)
+            except Exception as e:
+                faults.append({"where": desc, "stage": "generate", "caption": text, "error": describe(e)})
+                motions.append(None)
     return motions
 
 

@@ -65,38 +65,50 @@ class PromptEntry:
     """Ground-truth or reference value of some metrics, by the same names, shown beside them."""
     model: str = ""
     """The model that generated the motion; stored with each rating."""
+    group: str | None = None
+    """The prompt's group (a prompt file's second column, or MotionMillion-Eval's structural groups)."""
+    flagged: bool = False
+    """True when the prompt asks for something the body cannot show (fingers, face): marked on the page."""
+    notes: list[str] = field(default_factory=list)
+    """Lines shown under the prompt: its group, why it is flagged, metrics too short to compute or that failed."""
 
 
-def write_prompts_report(entries: Iterable[PromptEntry | Mapping], out_dir: str | os.PathLike, title: str) -> Path:
+def write_prompts_report(entries: Iterable[PromptEntry | Mapping], out_dir: str | os.PathLike, title: str,
+                         failures: Iterable[Mapping] = ()) -> Path:  # fmt: skip
     """Write `report.html` and `index.json` into `out_dir`.
 
     Args:
         entries: the prompts in page order, as `PromptEntry` or mappings with its field names.
         out_dir: folder to write to (created if missing); serve it with `motionmill eval serve`.
         title: heading of the page.
+        failures: prompts that produced no motion, each a mapping with "prompt_id", "prompt" and "reason"; listed
+            at the top of the page and in `index.json` under "failed", without a player or a form.
 
     Returns:
         The path of `report.html`.
 
     Raises:
-        ValueError: on empty, duplicate or too long prompt ids, no entries, or bad joints / fps.
+        ValueError: on empty, duplicate or too long prompt ids, no entries nor failures, or bad joints / fps.
     """
     entries = [e if isinstance(e, PromptEntry) else PromptEntry(**e) for e in entries]
-    if not entries:
+    failures = [{"prompt_id": str(f["prompt_id"]), "prompt": str(f["prompt"]), "reason": str(f["reason"])}
+                for f in failures]  # fmt: skip
+    if not entries and not failures:
         raise ValueError("a report needs at least one prompt")
-    _check_ids([e.prompt_id for e in entries])
+    _check_ids([e.prompt_id for e in entries] + [f["prompt_id"] for f in failures])
     sections = [_section(i, e, len(entries)) for i, e in enumerate(entries)]
     values = {
         "TITLE": html.escape(str(title)),
         "COUNT": str(len(entries)),
         "CSS": PLAYER_CSS + _CSS,
-        "SECTIONS": "\n".join(sections),
+        "SECTIONS": _failures(failures) + "\n".join(sections),
         "JS": PLAYER_JS + _JS,
     }
     # One pass, so text inserted for one placeholder is never scanned for another.
     page = re.sub(r"%%([A-Z_]+)%%", lambda m: values[m.group(1)], _TEMPLATE)
     out_dir = Path(out_dir)
-    atomic_write(out_dir / INDEX_FILE, json.dumps(_index(entries, str(title)), indent=1, ensure_ascii=False) + "\n")
+    index = {**_index(entries, str(title)), "failed": failures}
+    atomic_write(out_dir / INDEX_FILE, json.dumps(index, indent=1, ensure_ascii=False) + "\n")
     atomic_write(out_dir / REPORT_FILE, page)
     return out_dir / REPORT_FILE
 
@@ -137,6 +149,7 @@ def _index(entries: list[PromptEntry], title: str) -> dict:
             "prompt_id": e.prompt_id, "prompt": str(e.prompt), "model": str(e.model), "fps": float(e.fps),
             "frames": len(e.joints), "metrics": {str(k): _number(v) for k, v in e.metrics.items()},
             "reference": {str(k): _number(v) for k, v in e.reference.items()},
+            "group": e.group, "flagged": bool(e.flagged), "notes": [str(n) for n in e.notes],
         })  # fmt: skip
     return {"format": "motionmill-prompts-report", "version": 1, "title": title, "prompts": prompts}
 
@@ -181,14 +194,30 @@ def _rating_form(key: str) -> str:
     )
 
 
+def _failures(failures: list[dict]) -> str:
+    if not failures:
+        return ""
+    items = "".join(f"<li><code>{html.escape(f['prompt_id'])}</code> {html.escape(f['prompt'])}: "
+                    f"<span class=\"reason\">{html.escape(f['reason'])}</span></li>" for f in failures)  # fmt: skip
+    return (f'<section class="failed"><h2>{len(failures)} prompt(s) produced no motion</h2><ul>{items}</ul>'
+            "</section>\n")  # fmt: skip
+
+
+def _notes(entry: PromptEntry) -> str:
+    if not entry.notes:
+        return ""
+    return '<ul class="notes">' + "".join(f"<li>{html.escape(str(n))}</li>" for n in entry.notes) + "</ul>\n"
+
+
 def _section(i: int, entry: PromptEntry, count: int) -> str:
     key = f"p{i}"
     player = embed_player(entry.joints, entry.fps, key=f"{key}-")
     model = f" &middot; model <code>{html.escape(str(entry.model))}</code>" if entry.model else ""
     return (
-        f'<section class="prompt" id="{key}" data-key="{key}" data-prompt-id="{html.escape(entry.prompt_id)}">\n'
+        f'<section class="prompt{" flagged" if entry.flagged else ""}" id="{key}" data-key="{key}" '
+        f'data-prompt-id="{html.escape(entry.prompt_id)}">\n'
         f'<h2>{i + 1} / {count} &middot; <code>{html.escape(entry.prompt_id)}</code>{model}</h2>\n'
-        f'<p class="text">{html.escape(str(entry.prompt))}</p>\n'
+        f'<p class="text">{html.escape(str(entry.prompt))}</p>\n{_notes(entry)}'
         f'<div class="row"><div class="player">{player}</div>\n'
         f'<div class="side">{_metrics_table(entry.metrics, entry.reference)}\n{_rating_form(key)}</div></div>\n'
         "</section>"
@@ -212,6 +241,10 @@ p.text { font-size: 17px; margin: 6px 0 10px; white-space: pre-wrap; overflow-wr
 table.metrics { border-collapse: collapse; margin-bottom: 10px; font-variant-numeric: tabular-nums; }
 table.metrics th, table.metrics td { border-bottom: 1px solid #e3e7ee; padding: 2px 10px 2px 0; text-align: left; }
 p.none { color: #5d6675; }
+ul.notes { margin: 0 0 8px; padding-left: 18px; color: #5d6675; }
+section.prompt.flagged ul.notes { color: #8a5a00; }
+section.failed { background: #fdecea; border: 1px solid #e6a5a0; border-radius: 8px; margin: 16px 0;
+  padding: 8px 16px; }
 form.rating fieldset { border: 1px solid #d7dce4; border-radius: 6px; margin: 0 0 8px; padding: 4px 10px 6px; }
 form.rating legend { font-weight: 600; }
 form.rating .q { display: block; color: #5d6675; font-size: 12px; }
