@@ -51,7 +51,7 @@ def test_a_prompt_of_one_step_samples_as_without_compose(pipe):
 
 
 def test_steps_are_sampled_alone_and_joined_at_their_chosen_lengths(pipe):
-    motion = pipe(PROMPT, seed=4, top_k=50, compose=True)[0]
+    motion = pipe(PROMPT, seed=4, top_k=50, compose=True, raw=True)[0]  # the decoded tokens, not reconciled
     texts = split_steps(PROMPT)
     pieces = [sample_alone(pipe, t, step_seed(4, k)) for k, t in enumerate(texts)]
     expected = pipe.decode([[c for p in pieces for c in p]])[0]
@@ -61,7 +61,7 @@ def test_steps_are_sampled_alone_and_joined_at_their_chosen_lengths(pipe):
 
 def test_an_asked_duration_is_met_exactly_and_shared_as_the_model_paces_the_steps(pipe):
     seconds = 3.0
-    motion = pipe(PROMPT, seed=6, top_k=50, seconds=seconds, compose=True)[0]
+    motion = pipe(PROMPT, seed=6, top_k=50, seconds=seconds, compose=True, raw=True)[0]
     texts = split_steps(PROMPT)
     natural = [len(sample_alone(pipe, t, step_seed(6, k))) for k, t in enumerate(texts)]
     shares = share_tokens(natural, round(seconds / pipe.seconds_per_token))
@@ -97,7 +97,7 @@ def test_best_of_n_keeps_per_step_the_candidate_closest_to_the_step(composed_fol
     from motionmill.inference.evaluator import evaluator_from_spec
 
     pipe, judge, n, seconds = TextToMotion.from_pretrained(composed_folder), evaluator_from_spec("builtin"), 3, 4.0
-    kept = pipe(PROMPT, seed=2, seconds=seconds, top_k=50)[0]
+    kept = pipe(PROMPT, seed=2, seconds=seconds, top_k=50, raw=True)[0]
     texts = split_steps(PROMPT)
     seeds = [[step_seed(candidate_seed(2, c), k) for c in range(n)] for k in range(len(texts))]
     natural = [int(np.median([len(sample_alone(pipe, t, s)) for s in seeds[k]])) for k, t in enumerate(texts)]

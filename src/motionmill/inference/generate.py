@@ -51,11 +51,15 @@ def prompt_stem(index: int, prompt: str) -> str:
 def run_generate(prompts: list[str], out: str | Path, model: str = "builtin",
                  seconds: float | list[float | None] | None = None,
                  seed: int = 0, rewrite_url: str | None = None, rewrite_model: str | None = None,
-                 sampling: SamplingSettings | None = None, cleanup: bool = False) -> list[Path]:  # fmt: skip
+                 sampling: SamplingSettings | None = None, cleanup: bool = False,
+                 raw: bool = False) -> list[Path]:  # fmt: skip
     """Generate a motion per prompt and write its files; returns the JSON record paths.
 
-    `seconds` is one target duration for all prompts or one per prompt (None: the model decides). With `cleanup`
-    every motion's planted feet are locked (`motion.cleanup.clean_feet`) before any file is written.
+    `seconds` is one target duration for all prompts or one per prompt (None: the model decides). Every motion is
+    reconciled into one rigid motion (`motion.reconcile.reconcile`) unless `raw`, which writes the decoded features
+    as the model predicted them (then `.joints.npy` shows the predicted positions and the BVH the predicted
+    rotations). With `cleanup` every motion's planted feet are locked (`motion.cleanup.clean_feet`) before any file
+    is written.
     """
     started = time.perf_counter()
     seconds = list(seconds) if isinstance(seconds, list | tuple) else [seconds] * len(prompts)
@@ -65,7 +69,7 @@ def run_generate(prompts: list[str], out: str | Path, model: str = "builtin",
     pipe = TextToMotion.from_pretrained(model)
     rewrites = [_rewrite(p, rewrite_url, rewrite_model) for p in prompts]
     texts = [r.rewritten if r else p for p, r in zip(prompts, rewrites, strict=True)]
-    motions = pipe(texts, seconds=seconds, seed=seed, sampling=sampling)
+    motions = pipe(texts, seconds=seconds, seed=seed, sampling=sampling, raw=raw)
     reports = [None] * len(motions)
     if cleanup:
         from motionmill.motion.cleanup import clean_feet
@@ -82,6 +86,7 @@ def run_generate(prompts: list[str], out: str | Path, model: str = "builtin",
                   "duration": motion.duration, "frames": motion.num_frames, "fps": motion.fps, "model": str(model),
                   "sampling": asdict(pipe.settings(sampling)), "steps": motion.meta.get("steps"),
                   "feet_cleaned": reports[i].changed if reports[i] else None,
+                  "reconciled": motion.meta.get("reconciled"),
                   "files": [f"{stem}{s}" for s in OUTPUT_SUFFIXES]}  # fmt: skip
         atomic_write(out / f"{stem}.json", json.dumps(record, indent=2) + "\n")
         records.append(out / f"{stem}.json")

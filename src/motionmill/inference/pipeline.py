@@ -36,6 +36,7 @@ from motionmill.checkpoints.generator import load_generator, save_generator
 from motionmill.inference.sampling import generate_tokens
 from motionmill.inference.settings import DEFAULTS, SamplingSettings
 from motionmill.motion.container import Motion
+from motionmill.motion.reconcile import reconcile
 from motionmill.text.steps import split_steps
 from motionmill.utils.io import atomic_folder
 from motionmill.utils.provenance import copy_provenance
@@ -141,7 +142,7 @@ class TextToMotion:
 
     @torch.no_grad()
     def __call__(self, prompts: str | list[str], seconds: float | list[float | None] | None = None,
-                 seed: int | list[int] = 0, sampling: SamplingSettings | None = None,
+                 seed: int | list[int] = 0, sampling: SamplingSettings | None = None, raw: bool = False,
                  **overrides) -> list[Motion]:  # fmt: skip
         """Motions for `prompts` (a string or a list).
 
@@ -150,6 +151,10 @@ class TextToMotion:
             seconds: target duration per prompt (or one for all); None lets the model decide.
             seed: one seed for all prompts (prompt i uses seed + i) or one per prompt.
             sampling: how to sample; fields left None take the pipeline's defaults, `self.sampling`.
+            raw: return the decoded features as the model predicted them. By default each motion is reconciled
+                (`motion.reconcile.reconcile`): its positions, rotations and root path become one motion on one
+                rigid skeleton, so every view and file of it shows the same performance; `meta["reconciled"]` names
+                the method.
             **overrides: SamplingSettings fields by name, for short calls (`pipe(prompt, temperature=0.8)`); they
                 win over `sampling`.
 
@@ -176,7 +181,7 @@ class TextToMotion:
             motions += self.decode(tokens)
         for i, motion in enumerate(motions):
             motion.meta.update(_choice_meta(steps[i], pieces, chosen, i, settings.candidates, self.seconds_per_token))
-        return motions
+        return motions if raw else [reconcile(m) for m in motions]
 
     def _steps(self, prompt: str, seconds: float | None) -> list[str]:
         """The steps `compose` samples one by one; the whole prompt when it lists one step, or when the asked

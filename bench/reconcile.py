@@ -1,0 +1,229 @@
+"""Reconciliation (`motionmill.motion.reconcile`) on motions of the built-in model: every output before and after.
+
+The motions: the built-in model at its default sampling settings (best of 16, step by step), one per test-split clip
+of the built-in corpus (seed 0; the first `--motions` clips that `eval alignment` also uses), from the clip's
+whole-clip caption at the clip's duration, clip i with seed i, as `bench/foot_cleanup.py` picks them; their raw
+decoded features (`raw=True`) are cached in `--cache`, so a rerun only times and measures the reconciliation.
+`--cache runs/foot_cleanup/generated` reuses that bench's cache when it holds raw features of the same motions.
+
+Measures, per method (`--methods`):
+
+- worst bone drift (largest change of one bone's length within a clip, over all clips) of each output read back
+  from its file: `.joints.npy`, the BVH (read and run through FK), the SMPL export (FK on a default body) and the
+  GLB (FK of its nodes, as `tests/export/test_gltf.py` parses it);
+- cross-output agreement: the largest distance between a joint of `.joints.npy` and the same joint of another
+  output, same frame;
+- the mean distance of the reconciled joints to the predicted positions (`reconcile_report`: after the turn about
+  Y and the shift that re-encoding applies to the whole motion);
+- foot skating (`physics.foot_skating_ratio`) and jerk (`physics.jerk`: mean and peak per clip, averaged);
+- the reconciliation's time per motion, as a ratio of the generation time per motion (timed on `--time-motions`
+  motions generated fresh in batches of 10, the cache's batch).
+
+`--alignment N` adds predicate accuracy (`motionmill.eval.alignment`, as `motionmill eval alignment` scores it) on N
+test and N zero-shot captions, raw and reconciled: the motions are generated once, raw, and scored as they are and
+after `reconcile` (which is what the pipeline returns by default).
+
+Run: `python bench/reconcile.py [--motions 200] [--cache runs/reconcile/generated] [--methods fk,ik]
+[--alignment 500]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from motionmill.export.bvh import read_bvh
+from motionmill.export.formats import write_motion
+from motionmill.motion import features272 as f272
+from motionmill.motion import physics
+from motionmill.motion.container import Motion
+from motionmill.motion.reconcile import METHODS, reconcile, reconcile_report
+from motionmill.motion.rotations import axis_angle_to_matrix
+from motionmill.motion.skeleton import SMPL22, forward_kinematics
+
+TESTS = Path(__file__).resolve().parents[1] / "tests"
+sys.path[:0] = [str(TESTS), str(TESTS / "export")]  # test_gltf imports the tests' helpers by their module names
+from test_gltf import gltf_fk, parse_glb  # noqa: E402  (the GLB parser of the glTF tests)
+
+OUTPUTS = ("joints.npy", "bvh", "smpl", "glb")
+BATCH = 10
+
+
+class RawPipeline:
+    """A `TextToMotion` whose calls return the raw decoded features (`raw=True`)."""
+
+    def __init__(self, pipe):
+        self.pipe = pipe
+
+    def __call__(self, *args, **kwargs):
+        return self.pipe(*args, raw=True, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.pipe, name)
+
+
+def generated_motions(count: int, cache: Path, model: str = "builtin") -> list[Motion]:
+    """`count` raw motions of the model at its default settings (the clips and seeds of bench/foot_cleanup.py)."""
+    from motionmill.eval.alignment import alignment_clips, whole_caption
+    from motionmill.inference.pipeline import TextToMotion
+
+    clips = alignment_clips("test", count, seed=0)
+    cache.mkdir(parents=True, exist_ok=True)
+    missing = [i for i in range(count) if not (cache / f"{i:04d}.npy").is_file()]
+    if missing:
+        pipe = TextToMotion.from_pretrained(model)
+        for b in range(0, len(missing), BATCH):
+            chunk = missing[b : b + BATCH]
+            seconds = [min(clips[i].plan.duration, pipe.max_seconds) for i in chunk]
+            motions = pipe([whole_caption(clips[i]) for i in chunk], seconds=seconds, seed=chunk, raw=True)
+            for i, m in zip(chunk, motions, strict=True):
+                np.save(cache / f"{i:04d}.npy", m.features)
+            print(f"generated {b + len(chunk)} / {len(missing)}", file=sys.stderr, flush=True)
+    return [Motion(np.load(cache / f"{i:04d}.npy"), 30.0) for i in range(count)]
+
+
+def generation_seconds(count: int, model: str = "builtin") -> float:
+    """Seconds per motion to generate `count` motions (the first test clips, batches of BATCH), raw."""
+    from motionmill.eval.alignment import alignment_clips, whole_caption
+    from motionmill.inference.pipeline import TextToMotion
+
+    pipe = TextToMotion.from_pretrained(model)
+    clips = alignment_clips("test", count, seed=0)
+    pipe([whole_caption(clips[0])], seconds=[1.0], seed=0, raw=True)  # warm-up
+    started = time.perf_counter()
+    for b in range(0, count, BATCH):
+        chunk = list(range(b, min(b + BATCH, count)))
+        seconds = [min(clips[i].plan.duration, pipe.max_seconds) for i in chunk]
+        pipe([whole_caption(clips[i]) for i in chunk], seconds=seconds, seed=chunk, raw=True)
+    return (time.perf_counter() - started) / count
+
+
+def output_joints(motion: Motion, folder: Path) -> dict[str, np.ndarray]:
+    """The joints of each output file of `motion`, read back from the file."""
+    stem = folder / "m"
+    for suffix in (".joints.npy", ".bvh", ".smpl.npz", ".glb"):
+        write_motion(motion, f"{stem}{suffix}")
+    bvh = read_bvh(f"{stem}.bvh")
+    smpl = np.load(f"{stem}.smpl.npz")
+    rotations = torch.from_numpy(axis_angle_to_matrix(smpl["poses"].reshape(-1, 22, 3)))
+    root = torch.from_numpy(smpl["trans"] + f272.rest_pelvis(SMPL22))
+    smpl_joints, _ = forward_kinematics(rotations, root, torch.from_numpy(SMPL22.offsets.copy()), SMPL22.parents)
+    return {
+        "joints.npy": np.load(f"{stem}.joints.npy"),
+        "bvh": bvh.joints()[:, [bvh.names.index(n) for n in SMPL22.joint_names]],
+        "smpl": smpl_joints.numpy(),
+        "glb": gltf_fk(*parse_glb(Path(f"{stem}.glb").read_bytes())),
+    }
+
+
+def files_measures(motions: list[Motion]) -> dict[str, float]:
+    """Worst bone drift per output and worst disagreement of an output with .joints.npy, over `motions` (m)."""
+    drift = dict.fromkeys(OUTPUTS, 0.0)
+    apart = dict.fromkeys(OUTPUTS[1:], 0.0)
+    with tempfile.TemporaryDirectory() as tmp:
+        for motion in motions:
+            joints = output_joints(motion, Path(tmp))
+            for name in OUTPUTS:
+                drift[name] = max(drift[name], float(physics.bone_length_drift(joints[name], SMPL22.parents).max()))
+            for name in OUTPUTS[1:]:
+                gap = float(np.linalg.norm(joints[name] - joints["joints.npy"], axis=-1).max())
+                apart[name] = max(apart[name], gap)
+    return {**{f"drift {k}": v for k, v in drift.items()}, **{f"apart {k}": v for k, v in apart.items()}}
+
+
+def motion_measures(motions: list[Motion]) -> dict[str, float]:
+    jerks = [physics.jerk(m.joints(), m.fps) for m in motions]
+    skating = [physics.foot_skating_ratio(m.joints(), m.fps) for m in motions]
+    return {"skating": float(np.mean(skating)), "jerk": float(np.mean([j.mean() for j in jerks])),
+            "jerk peak": float(np.mean([j.max() for j in jerks]))}  # fmt: skip
+
+
+def run(motions: list[Motion], methods: list[str], gen_seconds: float | None, files: bool = True) -> list[dict]:
+    rows = [{"method": "raw (decoded)", **motion_measures(motions), **(files_measures(motions) if files else {})}]
+    for method in methods:
+        started = time.perf_counter()
+        out = [reconcile(m, method) for m in motions]
+        seconds = (time.perf_counter() - started) / len(motions)
+        reports = [reconcile_report(a, b) for a, b in zip(motions, out, strict=True)]
+        rows.append({"method": method, **motion_measures(out), **(files_measures(out) if files else {}),
+                     "distance": float(np.mean([r.mean_distance_m for r in reports])),
+                     "distance max": float(np.max([r.max_distance_m for r in reports])),
+                     "ms": 1000 * seconds,
+                     "ratio": seconds / gen_seconds if gen_seconds else float("nan")})  # fmt: skip
+    return rows
+
+
+def table(rows: list[dict], gen_seconds: float | None, command: str) -> str:
+    def cm(v):
+        return f"{100 * v:.2f}"
+
+    def mm(v):
+        return f"{1000 * v:.4f}" if v < 0.1 else f"{1000 * v:.1f}"
+
+    lines = [f"`{command}`", ""]
+    if "drift joints.npy" in rows[0]:
+        lines += ["| motion | worst bone drift (mm): joints.npy / BVH / SMPL / GLB | largest gap to joints.npy (mm): "
+                  "BVH / SMPL / GLB |", "|---|---|---|"]  # fmt: skip
+        for r in rows:
+            lines.append(f"| {r['method']} | {' / '.join(mm(r['drift ' + k]) for k in OUTPUTS)} | "
+                         f"{' / '.join(mm(r['apart ' + k]) for k in OUTPUTS[1:])} |")  # fmt: skip
+        lines.append("")
+    lines += ["| motion | mean (max) distance to predicted positions (cm) | foot skating | jerk mean / peak (m/s^3) | "
+              "time per motion (ms) | time / generation time |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for r in rows:
+        dist = f"{cm(r['distance'])} ({cm(r['distance max'])})" if "distance" in r else "-"
+        time_ = f"{r['ms']:.1f} | {100 * r['ratio']:.1f}%" if "ms" in r else "- | -"
+        jerk = f"{r['jerk']:.0f} / {r['jerk peak']:.0f}"
+        lines.append(f"| {r['method']} | {dist} | {r['skating']:.4f} | {jerk} | {time_} |")
+    if gen_seconds:
+        lines.append(f"\ngeneration: {gen_seconds:.2f} s per motion (batches of {BATCH}, default settings)")
+    return "\n".join(lines)
+
+
+def alignment(count: int, methods: list[str], model: str = "builtin") -> str:
+    """Predicate accuracy on `count` test and `count` zero-shot captions, raw and reconciled."""
+    from motionmill.eval.alignment import alignment_clips, generate_for_clips, score_clips
+    from motionmill.inference.pipeline import TextToMotion
+
+    pipe = RawPipeline(TextToMotion.from_pretrained(model))
+    lines = ["| split | clips | motion | predicate accuracy | foot skating | ground truth accuracy |",
+             "|---|---|---|---|---|---|"]
+    for split in ("test", "zeroshot"):
+        clips = alignment_clips(split, count, seed=0)
+        raw = generate_for_clips(pipe, clips, 0, 50, f"alignment ({split})")
+        for name, motions in [("raw", raw)] + [(m, [reconcile(x, m) for x in raw]) for m in methods]:
+            s = score_clips(clips, motions)
+            lines.append(f"| {split} | {s['clips']} | {name} | {s['accuracy']:.4f} | {s['foot_skating']:.4f} | "
+                         f"{s['ground_truth_accuracy']:.4f} |")  # fmt: skip
+            print(lines[-1], file=sys.stderr, flush=True)
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--motions", type=int, default=200)
+    parser.add_argument("--cache", type=Path, default=Path("runs/reconcile/generated"))
+    parser.add_argument("--model", default="builtin")
+    parser.add_argument("--methods", default="fk,ik", help=f"comma-separated, of {', '.join(METHODS)}")
+    parser.add_argument("--time-motions", type=int, default=20, help="motions generated fresh to time generation")
+    parser.add_argument("--no-files", action="store_true", help="skip writing and reading back the output files")
+    parser.add_argument("--alignment", type=int, default=0, help="also predicate accuracy on N test + N zero-shot")
+    args = parser.parse_args()
+    methods = [m for m in args.methods.split(",") if m]
+    command = "python bench/reconcile.py " + " ".join(sys.argv[1:])
+    motions = generated_motions(args.motions, args.cache, args.model)
+    gen = generation_seconds(args.time_motions, args.model) if args.time_motions else None
+    print(table(run(motions, methods, gen, files=not args.no_files), gen, command.strip()))
+    if args.alignment:
+        print()
+        print(alignment(args.alignment, methods, args.model))
+
+
+if __name__ == "__main__":
+    main()
