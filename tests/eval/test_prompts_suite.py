@@ -201,3 +201,35 @@ def test_a_defect_is_reported_as_an_internal_error_with_its_stage(monkeypatch, t
     assert "internal error in eval prompts on its input: ZeroDivisionError" in capsys.readouterr().err
     assert main(["eval", "prompts", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "o")]) == 2
     assert capsys.readouterr().err.startswith("motionmill: error: ")
+
+
+def test_a_process_killed_mid_run_resumes_from_its_records(builtin, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pipe, evaluator, _ = builtin
+    (tmp_path / "p.txt").write_text("\n".join(PROMPTS) + "\n")
+    out = tmp_path / "killed"
+    command = [sys.executable, "-m", "motionmill.cli", "eval", "prompts", str(tmp_path / "p.txt"), "--out", str(out),
+               "--seconds", "1", "--candidates", "1"]  # fmt: skip
+    # one torch thread, as in this process (conftest): float sums in another order differ in the last bits
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 300
+    while len(list((out / benchmark.RECORDS).glob("*.json"))) < 3 and process.poll() is None:
+        assert time.monotonic() < deadline, "the run made no progress"
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    done = len(list((out / benchmark.RECORDS).glob("*.json")))
+    assert 3 <= done < len(PROMPTS)
+    reference = benchmark.reference_physics()  # what the command compares with
+    again = Counting(pipe)
+    resumed = run_prompts(again, evaluator, PROMPTS, out, seconds=1, reference=reference, sampling=FAST)
+    assert len(again.calls) == len(PROMPTS) - done
+    expected = run_prompts(pipe, evaluator, PROMPTS, tmp_path / "whole", seconds=1, reference=reference,
+                           sampling=FAST)  # fmt: skip
+    assert _comparable(resumed) == _comparable(expected)

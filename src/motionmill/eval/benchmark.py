@@ -611,6 +611,18 @@ def _prompts_tables(result: dict) -> list[str]:
     return lines
 
 
+def _faults_table(faults: list[dict]) -> list[str]:
+    """The protocol's and zero-shot suite's fault records as a Markdown table (nothing when there are none)."""
+    if not faults:
+        return []
+    lines = ["", f"{len(faults)} fault(s), left out of the metrics (the run went on):", "",
+             "| where | stage | caption | error |", "|---|---|---|---|"]  # fmt: skip
+    for f in faults:
+        cells = (f["where"], f["stage"], f["caption"] or "-", f["error"])
+        lines.append("| " + " | ".join(str(c).replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    return lines
+
+
 def _protocol_table(result: dict) -> list[str]:
     cfg = result["config"]
     lines = [f"{cfg['repeats']} runs over {result['clips']} clips of the {cfg['split']} split, mean ± 95% CI.", "",
@@ -623,12 +635,7 @@ def _protocol_table(result: dict) -> list[str]:
     for name, stats in result["generated"].items():
         lines.append(f"| {name} | {cell(stats)} | {cell(result['real'].get(name))} |")
     lines.append(f"| fid (real train vs real {cfg['split']}) | - | {result['fid_real_train_vs_test']:.3f} |")
-    if result.get("faults"):
-        lines += ["", f"{len(result['faults'])} fault(s), left out of the metrics (the run went on):", "",
-                  "| where | stage | caption | error |", "|---|---|---|---|"]  # fmt: skip
-        lines += [f"| {f['where']} | {f['stage']} | {f['caption'] or '-'} | {f['error']} |".replace("\n", " ")
-                  for f in result["faults"]]  # fmt: skip
-    return lines
+    return lines + _faults_table(result.get("faults", []))
 
 
 def _or_dash(value: float | None, spec: str = ".3f") -> str:
@@ -646,9 +653,4 @@ def _zeroshot_table(result: dict) -> list[str]:
     for label, get in rows:
         cells = [get(result[split]) for split in ("test", "zeroshot")]
         lines.append(f"| {label} | " + " | ".join(c if isinstance(c, str) else f"{c:.3f}" for c in cells) + " |")
-    if result.get("faults"):
-        lines += ["", f"{len(result['faults'])} fault(s), left out of the metrics (the run went on):", "",
-                  "| where | stage | caption | error |", "|---|---|---|---|"]  # fmt: skip
-        lines += [f"| {f['where']} | {f['stage']} | {f['caption'] or '-'} | {f['error']} |".replace("\n", " ")
-                  for f in result["faults"]]  # fmt: skip
-    return lines
+    return lines + _faults_table(result.get("faults", []))
