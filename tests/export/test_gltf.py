@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import os
 import shutil
 import struct
 import subprocess
@@ -400,8 +401,10 @@ def test_blender_imports_the_skeleton_body_and_motion(glbs, tmp_path):
     (tmp_path / "import.py").write_text(BLENDER_SCRIPT)
     args = [a for name, (m, path) in chosen.items()
             for a in (str(path), f"{m.fps:g}", ",".join(map(str, frames[name])))]  # fmt: skip
+    # Debian's Blender runs the system Python, whose glTF importer needs numpy, which only this environment may have
+    env = {**os.environ, "PYTHONPATH": str(Path(np.__file__).parents[1])}
     run = subprocess.run([blender, "-b", "--factory-startup", "--python", str(tmp_path / "import.py"), "--", *args],
-                         capture_output=True, text=True, timeout=300)  # fmt: skip
+                         capture_output=True, text=True, timeout=300, env=env)  # fmt: skip
     line = next((ln for ln in run.stdout.splitlines() if ln.startswith("RESULT ")), None)
     assert line, run.stdout[-2000:] + run.stderr[-2000:]
     result = json.loads(line.removeprefix("RESULT "))

@@ -504,7 +504,7 @@ def _means(rows: list[dict], names) -> dict:
 def _group_table(rows: list[dict], ratings: dict) -> list[dict]:
     """Per group (in order of appearance), then "flagged (body cannot show)": counts and mean figures. Flagged and
     failed prompts are left out of their group's means; the flagged row averages the flagged prompts."""
-    from motionmill.serve.ratings import SCORES
+    from motionmill.eval.ratings import SCORES
 
     names = list(dict.fromkeys(r["group"] or "(no group)" for r in rows))
     table = []
@@ -525,7 +525,7 @@ def _group_table(rows: list[dict], ratings: dict) -> list[dict]:
 
 def _ratings_by_prompt(out: Path, db: str | Path | None) -> dict[str, list[dict]]:
     """Ratings stored for the report in `out`, by prompt id (empty when nobody has rated yet)."""
-    from motionmill.serve.ratings import DB_FILE, RatingStore
+    from motionmill.eval.ratings import DB_FILE, RatingStore
 
     path = Path(db) if db is not None else out / DB_FILE
     if not path.is_file():
@@ -590,7 +590,7 @@ def _prompts_tables(result: dict) -> list[str]:
     for name, value in result["mean"].items():
         ref = result["reference"].get(name)
         lines.append(f"| {name} | {_or_dash(value, '.4g')} | {_or_dash(ref, '.4g')} |")
-    from motionmill.serve.ratings import SCORES
+    from motionmill.eval.ratings import SCORES
 
     lines += ["", "Per group (a group's means leave out its failed and flagged prompts; the flagged row averages "
               "the flagged prompts of every group):", "",

@@ -413,7 +413,7 @@ def create_app(settings: ServeSettings, pipe=None):
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
         """The web page."""
-        return page(pipe.max_seconds, settings.max_prompt_chars, bool(settings.token))
+        return page(list(FORMATS), pipe.max_seconds, settings.max_prompt_chars, bool(settings.token))
 
     return app
 

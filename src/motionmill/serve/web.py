@@ -99,15 +99,13 @@ $("form").onsubmit = async (e) => {
 """
 
 
-def page(max_seconds: float, max_prompt_chars: int, needs_token: bool) -> str:
-    """The page for a server whose model samples up to `max_seconds` and takes prompts up to `max_prompt_chars`;
-    it offers the main sampling options only (the API takes every one)."""
-    from motionmill.serve.api import FORMATS
-
+def page(formats: list[str], max_seconds: float, max_prompt_chars: int, needs_token: bool) -> str:
+    """The page for a server that serves `formats` and whose model samples up to `max_seconds` and takes prompts up
+    to `max_prompt_chars`; it offers the main sampling options only (the API takes every one)."""
     return (_PAGE.replace("%%MAXCHARS%%", str(int(max_prompt_chars)))
             .replace("%%MAXSECONDS%%", f"{max_seconds:.1f}")
             .replace("%%TOKENHIDDEN%%", "" if needs_token else "hidden")
-            .replace("%%FORMATS%%", html.escape(json.dumps(list(FORMATS)), quote=False)))  # fmt: skip
+            .replace("%%FORMATS%%", html.escape(json.dumps(list(formats)), quote=False)))  # fmt: skip
 
 
 def _number(value) -> str:
