@@ -190,10 +190,12 @@ def test_best_of_n_keeps_the_candidate_closest_to_the_prompt(reranked_folder):
 
     reranked = TextToMotion.from_pretrained(reranked_folder)
     prompts, seeds = ["a person walks forward", "someone claps twice"], [5, 9]
-    kept = reranked(prompts, seed=seeds, top_k=50)  # the folder's default: 4 candidates
+    # the reranker judges the decoded candidates, before reconciliation: compare raw motions
+    kept = reranked(prompts, seed=seeds, top_k=50, raw=True)  # the folder's default: 4 candidates
     judge = evaluator_from_spec("builtin")
     for prompt, seed, motion in zip(prompts, seeds, kept, strict=True):
-        candidates = [reranked(prompt, seed=candidate_seed(seed, c), top_k=50, candidates=1)[0] for c in range(4)]
+        candidates = [reranked(prompt, seed=candidate_seed(seed, c), top_k=50, candidates=1, raw=True)[0]
+                      for c in range(4)]
         text = judge.text_embeddings([prompt])[0]
         emb = judge.motion_embeddings(candidates)
         cosine = emb @ text / (np.linalg.norm(emb, axis=1) * np.linalg.norm(text))
@@ -236,7 +238,7 @@ def test_a_copied_reranker_travels_with_the_folder(pipe_folder, tmp_path):
     assert json.loads((tmp_path / "a" / "pipeline.json").read_text())["reranker"] == "reranker"
     (tmp_path / "a").rename(tmp_path / "b")
     moved = TextToMotion.from_pretrained(tmp_path / "b")
-    assert moved.sampling.candidates == 1 and moved("a person kicks", seed=1)[0].meta.keys() == {"tokens"}
+    assert moved.sampling.candidates == 1 and moved("a person kicks", seed=1)[0].meta.keys() == {"tokens", "reconciled"}
     assert moved("a person kicks", seed=1, candidates=3)[0].meta["candidates"] == 3
     assert moved.reranker().name == str(tmp_path / "b" / "reranker")
 
