@@ -115,7 +115,7 @@ def reconcile(motion: Motion, method: str = DEFAULT_METHOD, bones: str = DEFAULT
         if method == "fit":
             rotations = _fit(rotations, predicted, joints, offsets, skeleton.parents, fit or FitSettings())
     rigid = _fk(rotations, root, offsets, skeleton.parents)
-    meta = {k: v for k, v in motion.meta.items() if k != "rotations"}
+    meta = {k: v for k, v in motion.meta.items() if k != "rotations"}  # where rotations came from: now `reconciled`
     meta["reconciled"] = method
     return Motion.from_rotations(rotations, rigid, motion.fps, skeleton=skeleton, meta=meta)
 
