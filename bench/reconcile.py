@@ -36,20 +36,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from motionmill.export.bvh import read_bvh
-from motionmill.export.formats import write_motion
-from motionmill.motion import features272 as f272
 from motionmill.motion import physics
 from motionmill.motion.container import Motion
 from motionmill.motion.reconcile import METHODS, reconcile, reconcile_report
-from motionmill.motion.rotations import axis_angle_to_matrix
-from motionmill.motion.skeleton import SMPL22, forward_kinematics
+from motionmill.motion.skeleton import SMPL22
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
-sys.path[:0] = [str(TESTS), str(TESTS / "export")]  # test_gltf imports the tests' helpers by their module names
-from test_gltf import gltf_fk, parse_glb  # noqa: E402  (the GLB parser of the glTF tests)
+sys.path[:0] = [str(TESTS), str(TESTS / "export"), str(TESTS / "motion")]  # the tests import helpers by module name
+from test_reconcile import output_joints  # noqa: E402  (each output file's joints, read back)
 
 OUTPUTS = ("joints.npy", "bvh", "smpl", "glb")
 BATCH = 10
@@ -104,31 +99,13 @@ def generation_seconds(count: int, model: str = "builtin") -> float:
     return (time.perf_counter() - started) / count
 
 
-def output_joints(motion: Motion, folder: Path) -> dict[str, np.ndarray]:
-    """The joints of each output file of `motion`, read back from the file."""
-    stem = folder / "m"
-    for suffix in (".joints.npy", ".bvh", ".smpl.npz", ".glb"):
-        write_motion(motion, f"{stem}{suffix}")
-    bvh = read_bvh(f"{stem}.bvh")
-    smpl = np.load(f"{stem}.smpl.npz")
-    rotations = torch.from_numpy(axis_angle_to_matrix(smpl["poses"].reshape(-1, 22, 3)))
-    root = torch.from_numpy(smpl["trans"] + f272.rest_pelvis(SMPL22))
-    smpl_joints, _ = forward_kinematics(rotations, root, torch.from_numpy(SMPL22.offsets.copy()), SMPL22.parents)
-    return {
-        "joints.npy": np.load(f"{stem}.joints.npy"),
-        "bvh": bvh.joints()[:, [bvh.names.index(n) for n in SMPL22.joint_names]],
-        "smpl": smpl_joints.numpy(),
-        "glb": gltf_fk(*parse_glb(Path(f"{stem}.glb").read_bytes())),
-    }
-
-
 def files_measures(motions: list[Motion]) -> dict[str, float]:
     """Worst bone drift per output and worst disagreement of an output with .joints.npy, over `motions` (m)."""
     drift = dict.fromkeys(OUTPUTS, 0.0)
     apart = dict.fromkeys(OUTPUTS[1:], 0.0)
     with tempfile.TemporaryDirectory() as tmp:
         for motion in motions:
-            joints = output_joints(motion, Path(tmp))
+            joints = output_joints(motion, Path(tmp) / "m")
             for name in OUTPUTS:
                 drift[name] = max(drift[name], float(physics.bone_length_drift(joints[name], SMPL22.parents).max()))
             for name in OUTPUTS[1:]:

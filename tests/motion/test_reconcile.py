@@ -47,27 +47,26 @@ def generated():
     return raw, reconciled
 
 
+def output_joints(motion: Motion, stem: Path) -> dict[str, np.ndarray]:
+    """The joints of each output file of `motion` written at `stem`, read back: .joints.npy, the BVH's, and the SMPL
+    export's and the GLB's through forward kinematics (also used by bench/reconcile.py)."""
+    for suffix in (".joints.npy", ".bvh", ".smpl.npz", ".glb"):
+        write_motion(motion, f"{stem}{suffix}")
+    bvh = read_bvh(f"{stem}.bvh")
+    smpl = np.load(f"{stem}.smpl.npz")
+    rotations = torch.from_numpy(axis_angle_to_matrix(smpl["poses"].reshape(-1, 22, 3)))
+    root = torch.from_numpy(smpl["trans"] + f272.rest_pelvis(SMPL22))
+    smpl_joints, _ = forward_kinematics(rotations, root, torch.from_numpy(SMPL22.offsets.copy()), PARENTS)
+    return {"joints.npy": np.load(f"{stem}.joints.npy"),
+            "bvh": bvh.joints()[:, [bvh.names.index(n) for n in SMPL22.joint_names]],
+            "smpl": smpl_joints.numpy(), "glb": gltf_fk(*parse_glb(Path(f"{stem}.glb").read_bytes()))}  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def outputs(generated, tmp_path_factory):
     """Per reconciled motion, the joints of each output file: joints.npy, BVH, SMPL and GLB through FK."""
     folder = tmp_path_factory.mktemp("reconciled")
-    result = []
-    for i, motion in enumerate(generated[1]):
-        stem = folder / f"m{i}"
-        for suffix in (".joints.npy", ".bvh", ".smpl.npz", ".glb"):
-            write_motion(motion, f"{stem}{suffix}")
-        bvh = read_bvh(f"{stem}.bvh")
-        smpl = np.load(f"{stem}.smpl.npz")
-        rotations = torch.from_numpy(axis_angle_to_matrix(smpl["poses"].reshape(-1, 22, 3)))
-        root = torch.from_numpy(smpl["trans"] + f272.rest_pelvis(SMPL22))
-        smpl_joints, _ = forward_kinematics(rotations, root, torch.from_numpy(SMPL22.offsets.copy()), PARENTS)
-        result.append({
-            "joints.npy": np.load(f"{stem}.joints.npy"),
-            "bvh": bvh.joints()[:, [bvh.names.index(n) for n in SMPL22.joint_names]],
-            "smpl": smpl_joints.numpy(),
-            "glb": gltf_fk(*parse_glb(Path(f"{stem}.glb").read_bytes())),
-        })  # fmt: skip
-    return result
+    return [output_joints(motion, folder / f"m{i}") for i, motion in enumerate(generated[1])]
 
 
 def test_raw_generated_bones_stretch(generated):
