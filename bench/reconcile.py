@@ -43,7 +43,8 @@ from motionmill.motion.reconcile import METHODS, reconcile, reconcile_report
 from motionmill.motion.skeleton import SMPL22
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
-sys.path[:0] = [str(TESTS), str(TESTS / "export"), str(TESTS / "motion")]  # the tests import helpers by module name
+# the tests' helpers and the other benches, imported by their module names
+sys.path[:0] = [str(TESTS), str(TESTS / "export"), str(TESTS / "motion"), str(Path(__file__).parent)]
 from test_reconcile import output_joints  # noqa: E402  (each output file's joints, read back)
 
 OUTPUTS = ("joints.npy", "bvh", "smpl", "glb")
@@ -64,23 +65,11 @@ class RawPipeline:
 
 
 def generated_motions(count: int, cache: Path, model: str = "builtin") -> list[Motion]:
-    """`count` raw motions of the model at its default settings (the clips and seeds of bench/foot_cleanup.py)."""
-    from motionmill.eval.alignment import alignment_clips, whole_caption
-    from motionmill.inference.pipeline import TextToMotion
+    """`count` raw motions of the model at its default settings: those of bench/foot_cleanup.py (same clips, seeds
+    and cache layout), so the two benches can share one cache."""
+    from foot_cleanup import generated_motions as foot_cleanup_motions
 
-    clips = alignment_clips("test", count, seed=0)
-    cache.mkdir(parents=True, exist_ok=True)
-    missing = [i for i in range(count) if not (cache / f"{i:04d}.npy").is_file()]
-    if missing:
-        pipe = TextToMotion.from_pretrained(model)
-        for b in range(0, len(missing), BATCH):
-            chunk = missing[b : b + BATCH]
-            seconds = [min(clips[i].plan.duration, pipe.max_seconds) for i in chunk]
-            motions = pipe([whole_caption(clips[i]) for i in chunk], seconds=seconds, seed=chunk, raw=True)
-            for i, m in zip(chunk, motions, strict=True):
-                np.save(cache / f"{i:04d}.npy", m.features)
-            print(f"generated {b + len(chunk)} / {len(missing)}", file=sys.stderr, flush=True)
-    return [Motion(np.load(cache / f"{i:04d}.npy"), 30.0) for i in range(count)]
+    return foot_cleanup_motions(count, cache, model, batch=BATCH)[0]
 
 
 def generation_seconds(count: int, model: str = "builtin") -> float:
