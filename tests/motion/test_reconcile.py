@@ -25,7 +25,7 @@ from motionmill.inference.pipeline import TextToMotion
 from motionmill.motion import features272 as f272
 from motionmill.motion.container import Motion
 from motionmill.motion.physics import bone_length_drift
-from motionmill.motion.reconcile import METHODS, align_y, reconcile, reconcile_report
+from motionmill.motion.reconcile import METHODS, align_y, reconcile, reconcile_report, rigidity_report
 from motionmill.motion.rotations import axis_angle_to_matrix
 from motionmill.motion.skeleton import SMPL22, forward_kinematics
 
@@ -89,6 +89,22 @@ def test_outputs_are_one_motion_within_a_millimetre(outputs):
         reference = files["joints.npy"]
         for name, joints in files.items():
             assert np.abs(joints - reference).max() < MM, name
+
+
+def test_rigidity_report_measures_what_the_files_show(generated, outputs, tmp_path):
+    """The suites' figures, computed in memory, are the ones the written files give; raw motions fail them."""
+    for motion, files in zip(generated[1], outputs, strict=True):
+        report = rigidity_report(motion)
+        from_files = max(np.linalg.norm(j - files["joints.npy"], axis=-1).max() for j in files.values())
+        assert report["output_agreement_mm"] < 1.0 and report["bone_drift_mm"] < 1.0
+        assert report["output_agreement_mm"] == pytest.approx(1000 * from_files, abs=0.01)
+    for i, motion in enumerate(generated[0]):
+        report = rigidity_report(motion)
+        files = output_joints(motion, tmp_path / f"raw{i}")
+        from_files = max(np.linalg.norm(j - files["joints.npy"], axis=-1).max() for j in files.values())
+        assert report["output_agreement_mm"] == pytest.approx(1000 * from_files, rel=1e-3)
+        assert report["bone_drift_mm"] == pytest.approx(1000 * bone_length_drift(motion.joints(), PARENTS).max())
+    assert max(rigidity_report(m)["bone_drift_mm"] for m in generated[0]) > 20
 
 
 def test_reconciled_motion_stays_close_to_the_prediction(generated):
