@@ -20,8 +20,9 @@ Measures, per method (`--methods`):
   motions generated fresh in batches of 10, the cache's batch).
 
 `--alignment N` adds predicate accuracy (`motionmill.eval.alignment`, as `motionmill eval alignment` scores it) on N
-test and N zero-shot captions, raw and reconciled: the motions are generated once, raw, and scored as they are and
-after `reconcile` (which is what the pipeline returns by default).
+test and N zero-shot captions (`--alignment-splits`), raw and reconciled: the motions are generated once, raw, at the
+defaults (clip i with seed i, cached per split beside `--cache`), and scored as they are and after `reconcile`
+(which is what the pipeline returns by default). `--motions-only` skips the 200-motion tables.
 
 Run: `python bench/reconcile.py [--motions 200] [--cache runs/reconcile/generated] [--methods fk,ik]
 [--alignment 500]`.
@@ -49,19 +50,6 @@ from test_reconcile import output_joints  # noqa: E402  (each output file's join
 
 OUTPUTS = ("joints.npy", "bvh", "smpl", "glb")
 BATCH = 10
-
-
-class RawPipeline:
-    """A `TextToMotion` whose calls return the raw decoded features (`raw=True`)."""
-
-    def __init__(self, pipe):
-        self.pipe = pipe
-
-    def __call__(self, *args, **kwargs):
-        return self.pipe(*args, raw=True, **kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self.pipe, name)
 
 
 def generated_motions(count: int, cache: Path, model: str = "builtin") -> list[Motion]:
@@ -152,17 +140,18 @@ def table(rows: list[dict], gen_seconds: float | None, command: str) -> str:
     return "\n".join(lines)
 
 
-def alignment(count: int, methods: list[str], model: str = "builtin") -> str:
-    """Predicate accuracy on `count` test and `count` zero-shot captions, raw and reconciled."""
-    from motionmill.eval.alignment import alignment_clips, generate_for_clips, score_clips
-    from motionmill.inference.pipeline import TextToMotion
+def alignment(count: int, methods: list[str], cache: Path, model: str = "builtin",
+              splits: tuple[str, ...] = ("test", "zeroshot")) -> str:  # fmt: skip
+    """Predicate accuracy on `count` captions of each split, raw and reconciled. The raw motions are cached per
+    split under `cache` (as `generated_motions` does), so an interrupted run goes on where it stopped."""
+    from foot_cleanup import generated_motions as foot_cleanup_motions
 
-    pipe = RawPipeline(TextToMotion.from_pretrained(model))
+    from motionmill.eval.alignment import score_clips
+
     lines = ["| split | clips | motion | predicate accuracy | foot skating | ground truth accuracy |",
-             "|---|---|---|---|---|---|"]
-    for split in ("test", "zeroshot"):
-        clips = alignment_clips(split, count, seed=0)
-        raw = generate_for_clips(pipe, clips, 0, 50, f"alignment ({split})")
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for split in splits:
+        raw, clips = foot_cleanup_motions(count, cache / f"alignment-{split}", model, batch=BATCH, split=split)
         for name, motions in [("raw", raw)] + [(m, [reconcile(x, m) for x in raw]) for m in methods]:
             s = score_clips(clips, motions)
             lines.append(f"| {split} | {s['clips']} | {name} | {s['accuracy']:.4f} | {s['foot_skating']:.4f} | "
@@ -180,15 +169,19 @@ def main() -> None:
     parser.add_argument("--time-motions", type=int, default=20, help="motions generated fresh to time generation")
     parser.add_argument("--no-files", action="store_true", help="skip writing and reading back the output files")
     parser.add_argument("--alignment", type=int, default=0, help="also predicate accuracy on N test + N zero-shot")
+    parser.add_argument("--alignment-splits", default="test,zeroshot", help="comma-separated splits for --alignment")
+    parser.add_argument("--motions-only", action="store_true", help="only --alignment, not the 200-motion tables")
     args = parser.parse_args()
     methods = [m for m in args.methods.split(",") if m]
     command = "python bench/reconcile.py " + " ".join(sys.argv[1:])
-    motions = generated_motions(args.motions, args.cache, args.model)
-    gen = generation_seconds(args.time_motions, args.model) if args.time_motions else None
-    print(table(run(motions, methods, gen, files=not args.no_files), gen, command.strip()))
+    if not args.motions_only:
+        motions = generated_motions(args.motions, args.cache, args.model)
+        gen = generation_seconds(args.time_motions, args.model) if args.time_motions else None
+        print(table(run(motions, methods, gen, files=not args.no_files), gen, command.strip()), flush=True)
     if args.alignment:
         print()
-        print(alignment(args.alignment, methods, args.model))
+        splits = tuple(s for s in args.alignment_splits.split(",") if s)
+        print(alignment(args.alignment, methods, args.cache.parent, args.model, splits))
 
 
 if __name__ == "__main__":
