@@ -6,7 +6,7 @@ whole-clip caption at the clip's duration, clip i with seed i, as `bench/foot_cl
 decoded features (`raw=True`) are cached in `--cache`, so a rerun only times and measures the reconciliation.
 `--cache runs/foot_cleanup/generated` reuses that bench's cache when it holds raw features of the same motions.
 
-Measures, per method (`--methods`):
+Measures, per method (`--methods`; `ik@0` is `ik` without smoothing the predicted positions):
 
 - worst bone drift (largest change of one bone's length within a clip, over all clips) of each output read back
   from its file: `.joints.npy`, the BVH (read and run through FK), the SMPL export (FK on a default body) and the
@@ -24,6 +24,9 @@ test and N zero-shot captions (`--alignment-splits`), raw and reconciled: the mo
 defaults (clip i with seed i, cached per split beside `--cache`), and scored as they are and after `reconcile`
 (which is what the pipeline returns by default). `--motions-only` skips the 200-motion tables.
 
+The default smoothing was chosen on val: `python bench/reconcile.py --split val --motions 100 --cache
+runs/reconcile/val --methods ik@0,ik@0.25,ik@0.4,ik@0.5,ik@0.6,ik@0.75,ik@1 --no-files --time-motions 0`.
+
 Run: `python bench/reconcile.py [--motions 200] [--cache runs/reconcile/generated] [--methods fk,ik]
 [--alignment 500]`.
 """
@@ -40,7 +43,7 @@ import numpy as np
 
 from motionmill.motion import physics
 from motionmill.motion.container import Motion
-from motionmill.motion.reconcile import METHODS, reconcile, reconcile_report
+from motionmill.motion.reconcile import DEFAULT_SMOOTH, METHODS, reconcile, reconcile_report
 from motionmill.motion.skeleton import SMPL22
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
@@ -52,12 +55,12 @@ OUTPUTS = ("joints.npy", "bvh", "smpl", "glb")
 BATCH = 10
 
 
-def generated_motions(count: int, cache: Path, model: str = "builtin") -> list[Motion]:
+def generated_motions(count: int, cache: Path, model: str = "builtin", split: str = "test") -> list[Motion]:
     """`count` raw motions of the model at its default settings: those of bench/foot_cleanup.py (same clips, seeds
     and cache layout), so the two benches can share one cache."""
     from foot_cleanup import generated_motions as foot_cleanup_motions
 
-    return foot_cleanup_motions(count, cache, model, batch=BATCH)[0]
+    return foot_cleanup_motions(count, cache, model, batch=BATCH, split=split)[0]
 
 
 def generation_seconds(count: int, model: str = "builtin") -> float:
@@ -98,11 +101,17 @@ def motion_measures(motions: list[Motion]) -> dict[str, float]:
             "jerk peak": float(np.mean([j.max() for j in jerks]))}  # fmt: skip
 
 
+def reconciled(motion: Motion, spec: str) -> Motion:
+    """`reconcile` by a method spec: `method` (default smoothing) or `method@sigma` (that smoothing, in frames)."""
+    method, _, sigma = spec.partition("@")
+    return reconcile(motion, method, smooth_frames=float(sigma) if sigma else DEFAULT_SMOOTH)
+
+
 def run(motions: list[Motion], methods: list[str], gen_seconds: float | None, files: bool = True) -> list[dict]:
     rows = [{"method": "raw (decoded)", **motion_measures(motions), **(files_measures(motions) if files else {})}]
     for method in methods:
         started = time.perf_counter()
-        out = [reconcile(m, method) for m in motions]
+        out = [reconciled(m, method) for m in motions]
         seconds = (time.perf_counter() - started) / len(motions)
         reports = [reconcile_report(a, b) for a, b in zip(motions, out, strict=True)]
         rows.append({"method": method, **motion_measures(out), **(files_measures(out) if files else {}),
@@ -152,7 +161,7 @@ def alignment(count: int, methods: list[str], cache: Path, model: str = "builtin
              "|---|---|---|---|---|---|"]  # fmt: skip
     for split in splits:
         raw, clips = foot_cleanup_motions(count, cache / f"alignment-{split}", model, batch=BATCH, split=split)
-        for name, motions in [("raw", raw)] + [(m, [reconcile(x, m) for x in raw]) for m in methods]:
+        for name, motions in [("raw", raw)] + [(m, [reconciled(x, m) for x in raw]) for m in methods]:
             s = score_clips(clips, motions)
             lines.append(f"| {split} | {s['clips']} | {name} | {s['accuracy']:.4f} | {s['foot_skating']:.4f} | "
                          f"{s['ground_truth_accuracy']:.4f} |")  # fmt: skip
@@ -165,7 +174,13 @@ def main() -> None:
     parser.add_argument("--motions", type=int, default=200)
     parser.add_argument("--cache", type=Path, default=Path("runs/reconcile/generated"))
     parser.add_argument("--model", default="builtin")
-    parser.add_argument("--methods", default="fk,ik", help=f"comma-separated, of {', '.join(METHODS)}")
+    parser.add_argument("--split", default="test", help="captions of the tables' motions (val to choose settings)")
+    parser.add_argument(
+        "--methods",
+        default="fk,ik",
+        help=f"comma-separated, of {', '.join(METHODS)}; method@S smooths with sigma S frames (default "
+        f"{DEFAULT_SMOOTH})",
+    )
     parser.add_argument("--time-motions", type=int, default=20, help="motions generated fresh to time generation")
     parser.add_argument("--no-files", action="store_true", help="skip writing and reading back the output files")
     parser.add_argument("--alignment", type=int, default=0, help="also predicate accuracy on N test + N zero-shot")
@@ -175,7 +190,7 @@ def main() -> None:
     methods = [m for m in args.methods.split(",") if m]
     command = "python bench/reconcile.py " + " ".join(sys.argv[1:])
     if not args.motions_only:
-        motions = generated_motions(args.motions, args.cache, args.model)
+        motions = generated_motions(args.motions, args.cache, args.model, args.split)
         gen = generation_seconds(args.time_motions, args.model) if args.time_motions else None
         print(table(run(motions, methods, gen, files=not args.no_files), gen, command.strip()), flush=True)
     if args.alignment:
