@@ -409,16 +409,17 @@ def _eval_ratings_args(p: argparse.ArgumentParser) -> None:
 
 def eval_protocol(model: str, evaluator: str, corpus: str, out: str, split: str = "test", repeats: int = 20,
                   clips: int | None = None, mm_captions: int = 100, mm_generations: int = 30, mm_pairs: int = 10,
-                  diversity_pairs: int = 300, seed: int = 0,
+                  diversity_pairs: int = 300, seed: int = 0, loader: str = "auto",
                   sampling: SamplingSettings | None = None) -> None:  # fmt: skip
-    """The standard text-to-motion protocol (FID, R-precision, MM-Dist, Diversity, MModality; mean and 95% CI)."""
+    """The standard text-to-motion protocol (FID, R-precision, MM-Dist, Diversity, MModality; mean and 95% CI) on
+    the items the published evaluation loader selects (`loader`, `eval.benchmark.LOADER_CHOICES`)."""
     from motionmill.eval.benchmark import ProtocolConfig, run_protocol, write_results
     from motionmill.inference.evaluator import evaluator_from_spec
     from motionmill.inference.pipeline import TextToMotion
 
     cfg = ProtocolConfig(split=split, repeats=repeats, clips=clips, mm_captions=mm_captions,
                          mm_generations=mm_generations, mm_pairs=mm_pairs, diversity_pairs=diversity_pairs,
-                         seed=seed)  # fmt: skip
+                         seed=seed, loader=loader)  # fmt: skip
     pipe, scorer = TextToMotion.from_pretrained(model), evaluator_from_spec(evaluator)
     result = run_protocol(pipe, scorer, corpus, cfg, sampling)
     summary = write_results({"model": model, "evaluator": evaluator, "corpus": corpus, **result}, out,
@@ -440,6 +441,10 @@ def _eval_protocol_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--diversity-pairs", type=int, default=300, help="Diversity pairs per run (default 300; the "
                    "published draws need at least as many clips)")  # fmt: skip
     p.add_argument("--seed", type=int, default=0, help="seed of every random choice")
+    p.add_argument("--loader", default="auto", choices=("auto", "humanml3d", "motionmillion", "spans"),
+                   help="item selection: auto (default: HumanML3D's published loader with a humanml3d: evaluator, "
+                   "MotionMillion's otherwise), a published loader by name, or spans (every clip once, from the "
+                   "start of a caption's span)")  # fmt: skip
     _sampling_args(p)
 
 

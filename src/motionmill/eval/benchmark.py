@@ -1,10 +1,12 @@
 """Benchmark suites with one runner: `motionmill eval protocol|zeroshot|prompts --model DIR --out DIR`.
 
 - `protocol`: the standard text-to-motion protocol (docs/evaluation.md) on a corpus split. Each of `repeats` runs
-  draws one caption per clip (its span of the clip when the caption has one), generates at the ground-truth length,
-  and scores FID, R-precision@1/2/3 in batches of 32, MM-Dist, Diversity (300 pairs) and MModality (captions x
-  generations x 10 pairs) with evaluator embeddings; results are the mean and 95% CI over runs, next to the same
-  metrics of the real motions (and the FID of real test motions against real train motions).
+  selects its items as the published evaluation loader does (`eval.loaders`: HumanML3D's with the HumanML3D
+  evaluator, MotionMillion's otherwise; `ProtocolConfig.loader`), generates at each item's length, and scores FID,
+  R-precision@1/2/3 on the loader's batches of 32, MM-Dist, Diversity (300 pairs) and MModality (captions x
+  generations x 10 pairs) with evaluator embeddings, and the rigidity of the generated motions; results are the mean
+  and 95% CI over runs, next to the same metrics of the real motions (and the FID of real test motions against real
+  train motions).
 - `zeroshot`: the built-in corpus's zero-shot split against its test split, scored by the corpus predicates and by
   the evaluator.
 - `prompts`: any prompt file; per-prompt outputs, physics metrics, evaluator text-motion distance and an HTML report
@@ -16,7 +18,8 @@ A fault on one item (a prompt, a caption) is recorded in the results and the run
 "Faults"); every per-motion measure is defined for motions of 2 frames or more ("Short motions").
 
 Every suite writes `results.json` and `summary.md` into its output folder. All randomness is seeded: run r of the
-protocol uses `np.random.default_rng([seed, r])` for caption choice, generation seeds and metric sampling.
+protocol uses `np.random.default_rng([seed, r])` for generation seeds and metric sampling, and the loader's draws
+(caption, unit drop, crop, batches) come from RNGs seeded with `eval.loaders.run_seed(seed, r)`.
 
 Shape legend: N items, D embedding width, C captions, G generations per caption.
 """
@@ -33,6 +36,7 @@ from typing import NamedTuple
 import numpy as np
 
 from motionmill.eval import metrics
+from motionmill.eval.loaders import LOADERS, loader_batches, loader_entries, run_seed
 from motionmill.inference.settings import SamplingSettings
 from motionmill.motion.container import Motion
 from motionmill.utils.io import atomic_write
@@ -41,6 +45,11 @@ __all__ = ["ProtocolConfig", "one_candidate_by_default", "reference_physics", "r
            "run_zeroshot", "write_results"]  # fmt: skip
 
 TOP_K = 3
+LOADER_CHOICES = ("auto", *LOADERS, "spans")
+"""Item selections of the protocol: "auto" (HumanML3D's loader with the HumanML3D evaluator, MotionMillion's with
+any other), a published loader by name, or "spans" (every clip once, from frame 0 of a caption's span)."""
+RIGIDITY = ("bone_drift_mm", "output_agreement_mm")
+"""Rigidity figures of generated motions (`motion.reconcile.rigidity_report`)."""
 
 
 @dataclass
@@ -60,8 +69,12 @@ class ProtocolConfig:
     seed: int = 0
     generate_batch: int = 128
     """Prompts generated together."""
+    loader: str = "auto"
+    """Item selection (`LOADER_CHOICES`)."""
 
     def __post_init__(self) -> None:
+        if self.loader not in LOADER_CHOICES:
+            raise ValueError(f"--loader must be one of {', '.join(LOADER_CHOICES)}, got {self.loader!r}")
         for name in ("repeats", "batch_size", "diversity_pairs", "mm_generations", "mm_pairs", "generate_batch"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
@@ -195,16 +208,26 @@ def _protocol_items(columns: dict, rng: np.random.Generator, rows: np.ndarray) -
 
 
 def _metric_set(text: np.ndarray, motion: np.ndarray, rng: np.random.Generator, cfg: ProtocolConfig,
-                faults: list | None = None, where: str = "") -> dict:  # fmt: skip
+                faults: list | None = None, where: str = "",
+                batches: list[np.ndarray] | None = None) -> dict:  # fmt: skip
     """R-precision, MM-Dist and Diversity; Diversity by the published draws and by distinct pairs (`metrics.DRAWS`).
-    A metric that cannot be computed (e.g. fewer pairs than a batch after failed captions) is NaN with a fault."""
+    R-precision ranks within `batches` (index arrays into the N rows, the loader's batches) or, when None, within
+    batches of `cfg.batch_size` shuffled by `rng`. A metric that cannot be computed (e.g. fewer pairs than a batch
+    after failed captions) is NaN with a fault."""
+
     def top():
-        values = metrics.r_precision(text, motion, rng, cfg.batch_size, TOP_K)
+        if batches is None:
+            values = metrics.r_precision(text, motion, rng, cfg.batch_size, TOP_K)
+        else:
+            values = _batched_r_precision(text, motion, rng, batches)
         return {f"r_precision_top{k + 1}": float(values[k]) for k in range(TOP_K)}
 
-    compute = {"r_precision": top, "matching_score": lambda: metrics.matching_score(text, motion),
-               "diversity": lambda: metrics.diversity(motion, rng, cfg.diversity_pairs),
-               "diversity_distinct_pairs": lambda: metrics.diversity(motion, rng, cfg.diversity_pairs, "distinct")}
+    compute = {
+        "r_precision": top,
+        "matching_score": lambda: metrics.matching_score(text, motion),
+        "diversity": lambda: metrics.diversity(motion, rng, cfg.diversity_pairs),
+        "diversity_distinct_pairs": lambda: metrics.diversity(motion, rng, cfg.diversity_pairs, "distinct"),
+    }
     out = _guarded_metrics(compute, faults if faults is not None else [], where)
     if "r_precision" in out:  # it raised: one NaN per k
         out.pop("r_precision")
@@ -214,10 +237,70 @@ def _metric_set(text: np.ndarray, motion: np.ndarray, rng: np.random.Generator, 
     return out
 
 
+def _batched_r_precision(text: np.ndarray, motion: np.ndarray, rng: np.random.Generator,
+                         batches: list[np.ndarray]) -> np.ndarray:  # fmt: skip
+    """(TOP_K,) R-precision over the given batches of (N, D) `text` and `motion`, each text ranked against its own
+    batch, weighted by batch size; a batch left with fewer than TOP_K items after faults is not scored."""
+    hits, count = np.zeros(TOP_K), 0
+    for batch in batches:
+        if len(batch) < TOP_K:
+            continue
+        hits += len(batch) * metrics.r_precision(text[batch], motion[batch], rng, len(batch), TOP_K)
+        count += len(batch)
+    if not count:
+        raise ValueError(f"no batch has {TOP_K} scored items")
+    return hits / count
+
+
 def one_candidate_by_default(sampling: SamplingSettings | None) -> SamplingSettings:
     """Evaluator suites sample one motion per caption unless `candidates` is given: a pipeline that keeps the best of
     N by an evaluator's similarity, judged by that same evaluator, would inflate R-precision, MM-Dist and FID."""
     return (sampling or SamplingSettings()).over(SamplingSettings(candidates=1))
+
+
+def protocol_loader(cfg: ProtocolConfig, evaluator) -> str:
+    """The item selection of a protocol run: `cfg.loader`, with "auto" resolved by the evaluator: HumanML3D's loader
+    for the HumanML3D evaluator (a name starting with "humanml3d:"), MotionMillion's for any other (MotionMillion's
+    and the built-in, both on 30 fps 272 features, as the corpus)."""
+    if cfg.loader != "auto":
+        return cfg.loader
+    return "humanml3d" if str(getattr(evaluator, "name", "")).startswith("humanml3d:") else "motionmillion"
+
+
+def _loader_clips(columns: dict, rows: np.ndarray) -> list[dict]:
+    """The clips of `rows` in split order, as `eval.loaders` reads them."""
+    return [{"row": int(r), "id": str(columns["id"][r]), "frames": int(columns["frames"][r]),
+             "fps": float(columns["fps"][r]), "texts": columns["texts"][r]} for r in rows]  # fmt: skip
+
+
+def _check_size(loader: str, clips: list[dict], cfg: ProtocolConfig, corpus_dir) -> None:
+    """Raise when a run would score fewer items than an R-precision batch or the Diversity pairs."""
+    import random
+
+    need = max(cfg.batch_size, cfg.diversity_pairs)
+    if loader == "spans":
+        if len(clips) < need:
+            raise ValueError(f"{corpus_dir}: split {cfg.split!r} has {len(clips)} captioned clips; the protocol "
+                             f"needs at least {need} (the R-precision batch and the Diversity pairs)")  # fmt: skip
+        return
+    entries, pointer = loader_entries(LOADERS[loader], clips, random.Random(0))  # the count needs no draw
+    scored = (len(entries) - pointer) // cfg.batch_size * cfg.batch_size
+    if scored < need:
+        raise ValueError(f"{corpus_dir}: split {cfg.split!r} gives {len(entries) - pointer} items under the {loader} "
+                         f"loader's rules ({len(clips)} captioned clips), {scored} in full batches of "
+                         f"{cfg.batch_size}; the protocol needs at least {need} (the R-precision batch and the "
+                         "Diversity pairs; --loader spans keeps every clip)")  # fmt: skip
+
+
+def _run_items(loader: str, clips: list[dict], columns: dict, rows: np.ndarray, rng: np.random.Generator,
+               cfg: ProtocolConfig, run: int) -> tuple[list[_Item], list[np.ndarray] | None]:  # fmt: skip
+    """Run `run`'s items and, under a published loader, its batches (index arrays into the items; None: R-precision
+    shuffles the items into batches itself)."""
+    if loader == "spans":
+        return _protocol_items(columns, rng, rows), None
+    drawn = loader_batches(LOADERS[loader], clips, run_seed(cfg.seed, run), cfg.batch_size)
+    items = [_Item(*item) for batch in drawn for item in batch]
+    return items, [np.arange(b * cfg.batch_size, (b + 1) * cfg.batch_size) for b in range(len(drawn))]
 
 
 def run_protocol(pipe, evaluator, corpus_dir: str | Path, cfg: ProtocolConfig | None = None,
@@ -229,14 +312,13 @@ def run_protocol(pipe, evaluator, corpus_dir: str | Path, cfg: ProtocolConfig | 
     cfg = cfg or ProtocolConfig()
     started = time.perf_counter()
     corpus = Corpus(corpus_dir)
-    columns = {name: corpus.table.column(name).to_pylist() for name in ("texts", "frames", "fps")}
+    columns = {name: corpus.table.column(name).to_pylist() for name in ("id", "texts", "frames", "fps")}
     rows = np.array([i for i in corpus.indices(cfg.split) if columns["texts"][i]])
-    if len(rows) < max(cfg.batch_size, cfg.diversity_pairs):
-        raise ValueError(f"{corpus_dir}: split {cfg.split!r} has {len(rows)} captioned clips; the protocol needs "
-                         f"at least {max(cfg.batch_size, cfg.diversity_pairs)} (the R-precision batch and the "
-                         f"Diversity pairs)")  # fmt: skip
-    if cfg.clips is not None:
+    if cfg.clips is not None and len(rows) >= max(cfg.batch_size, cfg.diversity_pairs):
         rows = np.sort(np.random.default_rng([cfg.seed, 1]).choice(rows, min(cfg.clips, len(rows)), replace=False))
+    loader = protocol_loader(cfg, evaluator)
+    clips = _loader_clips(columns, rows)
+    _check_size(loader, clips, cfg, corpus_dir)
     emb = _Embeddings(evaluator)
 
     def load(item: _Item) -> Motion:
@@ -246,7 +328,7 @@ def run_protocol(pipe, evaluator, corpus_dir: str | Path, cfg: ProtocolConfig | 
     for r in range(cfg.repeats):
         rng = np.random.default_rng([cfg.seed, r])
         where = f"run {r + 1}"
-        items = _protocol_items(columns, rng, rows)
+        items, batches = _run_items(loader, clips, columns, rows, rng, cfg, r)
         captions = [it.text for it in items]
         seconds = [min((it.last - it.first) / it.fps, pipe.max_seconds) for it in items]
         seeds = rng.integers(0, 2**31 - 1, len(items)).tolist()
@@ -260,19 +342,52 @@ def run_protocol(pipe, evaluator, corpus_dir: str | Path, cfg: ProtocolConfig | 
         text = _embed_guarded(emb.text, captions, captions, faults, where, "text embedding")
         real = _embed_guarded(lambda its: emb.real(its, load), items, captions, faults, where, "real clip embedding")
         keep = _kept(gen, text, real)
+        kept_batches = _kept_batches(batches, keep)
         text, real, gen = (np.stack([c[i] for i in keep]) if keep else np.zeros((0, 1)) for c in (text, real, gen))
         run = {"generated": {**_guarded_metrics({"fid": partial(metrics.fid, real, gen)}, faults, where),
-                             **_metric_set(text, gen, rng, cfg, faults, where)},
-               "real": _metric_set(text, real, rng, cfg, faults, where), "captions_scored": len(keep)}  # fmt: skip
+                             **_metric_set(text, gen, rng, cfg, faults, where, kept_batches),
+                             **_rigidity(generated, captions, faults, where)},
+               "real": _metric_set(text, real, rng, cfg, faults, where, kept_batches), "captions_scored": len(keep),
+               "items": len(items)}  # fmt: skip
         if cfg.mm_captions:
             run["generated"].update(_multimodality(pipe, emb, items, seconds, rng, cfg, sampling, faults, where))
         runs.append(run)
-    return {"suite": "protocol", "config": asdict(cfg), "clips": len(rows),
+    return {"suite": "protocol", "config": asdict(cfg), "loader": loader, "clips": len(rows),
             "sampling": asdict(pipe.settings(sampling)),
             "generated": _aggregate([r["generated"] for r in runs]), "real": _aggregate([r["real"] for r in runs]),
-            "captions_scored": [r["captions_scored"] for r in runs], "faults": faults,
-            "fid_real_train_vs_test": _real_fid(corpus, evaluator, cfg, rows),
+            "items": [r["items"] for r in runs], "captions_scored": [r["captions_scored"] for r in runs],
+            "faults": faults, "fid_real_train_vs_test": _real_fid(corpus, evaluator, cfg, rows),
             "seconds": time.perf_counter() - started}  # fmt: skip
+
+
+def _kept_batches(batches: list[np.ndarray] | None, keep: list[int]) -> list[np.ndarray] | None:
+    """The loader's batches as indices into the kept items (an item lost to a fault leaves its batch smaller)."""
+    if batches is None:
+        return None
+    position = {item: k for k, item in enumerate(keep)}
+    return [np.array([position[i] for i in batch if i in position], dtype=int) for batch in batches]
+
+
+def _rigidity(motions: list[Motion | None], captions: list[str], faults: list, where: str) -> dict:
+    """Mean and largest bone drift and output disagreement (mm, `rigidity_report`) over the generated motions; a
+    motion whose report raises is left out with a fault record."""
+    from motionmill.eval.faults import describe
+    from motionmill.motion.reconcile import rigidity_report
+
+    reports = []
+    for motion, caption in zip(motions, captions, strict=True):
+        if motion is None:
+            continue
+        try:
+            reports.append(rigidity_report(motion))
+        except Exception as e:
+            faults.append({"where": where, "stage": "rigidity", "caption": caption, "error": describe(e)})
+    out = {}
+    for name in RIGIDITY:
+        values = [report[name] for report in reports]
+        out[f"{name}_mean"] = float(np.mean(values)) if values else float("nan")
+        out[f"{name}_max"] = float(np.max(values)) if values else float("nan")
+    return out
 
 
 def _multimodality(pipe, emb, items, seconds, rng, cfg: ProtocolConfig, sampling: SamplingSettings,
@@ -333,6 +448,7 @@ def run_zeroshot(pipe, evaluator, clips: int = 500, seed: int = 0, batch_size: i
 
     sampling = one_candidate_by_default(sampling)
     started = time.perf_counter()
+
     # the published Diversity draws need as many clips as pairs: as many as the clips scored, at most 300
     def config(scored: int) -> ProtocolConfig:
         pairs = max(1, min(ProtocolConfig.diversity_pairs, scored))
@@ -382,8 +498,8 @@ def reference_physics(clips: int = 100, seed: int = 0) -> dict:
 
 RECORDS = "records"
 """Folder of the prompts suite's per-prompt records (`<out>/records/<id>.json`), written as each prompt finishes."""
-PHYSICS_SHOWN = ("text_motion_distance", "foot_skating_ratio", "penetration_mm", "floating_mm", "foot_sliding_mm",
-                 "jitter_mm", "duration")  # fmt: skip
+PHYSICS_SHOWN = ("text_motion_distance", "foot_skating_ratio", "penetration_mm", *RIGIDITY, "floating_mm",
+                 "foot_sliding_mm", "jitter_mm", "duration")  # fmt: skip
 """Figures of the per-group table of the prompts summary."""
 
 
@@ -399,6 +515,7 @@ def _prompt_record(pipe, evaluator, prompt: str, stem: str, seed: int, seconds: 
     from motionmill.eval.faults import describe, in_stage
     from motionmill.export.formats import write_motion
     from motionmill.motion.physics import physics_report, too_short
+    from motionmill.motion.reconcile import rigidity_report
 
     row: dict = {"status": "ok", "errors": {}}
     try:
@@ -428,6 +545,11 @@ def _prompt_record(pipe, evaluator, prompt: str, stem: str, seed: int, seconds: 
                 row["too_short"] = short
     except Exception as e:
         row["errors"]["physics"] = describe(e)
+    try:  # how far the written files disagree: bone drift of the joints and joints against rotation-made outputs
+        with in_stage("rigidity", stem):
+            row.update({k: _finite_or_none(v) for k, v in rigidity_report(motion).items()})
+    except Exception as e:
+        row["errors"]["rigidity"] = describe(e)
     return row
 
 
@@ -515,11 +637,18 @@ def _group_table(rows: list[dict], ratings: dict) -> list[dict]:
         flagged_row = name.startswith("flagged")
         scored = [r for r in members if r["status"] == "ok" and (flagged_row or not r["unshowable"])]
         given = [g for r in scored for g in ratings.get(r["id"], [])]
-        table.append({"group": name, "prompts": len(members), "scored": len(scored),
-                      "failed": sum(r["status"] == "failed" for r in members),
-                      "flagged": sum(bool(r["unshowable"]) for r in members),
-                      "mean": _means(scored, PHYSICS_SHOWN), "ratings": len(given),
-                      "mean_ratings": {s: float(np.mean([g[s] for g in given])) if given else None for s in SCORES}})
+        table.append(
+            {
+                "group": name,
+                "prompts": len(members),
+                "scored": len(scored),
+                "failed": sum(r["status"] == "failed" for r in members),
+                "flagged": sum(bool(r["unshowable"]) for r in members),
+                "mean": _means(scored, PHYSICS_SHOWN),
+                "ratings": len(given),
+                "mean_ratings": {s: float(np.mean([g[s] for g in given])) if given else None for s in SCORES},
+            }
+        )
     return table
 
 
@@ -627,6 +756,7 @@ def _protocol_table(result: dict) -> list[str]:
     cfg = result["config"]
     lines = [f"{cfg['repeats']} runs over {result['clips']} clips of the {cfg['split']} split, mean ± 95% CI.", "",
              "| metric | generated | real |", "|---|---|---|"]  # fmt: skip
+
     def cell(stats: dict | None) -> str:
         if not stats or stats["mean"] is None:
             return "-"
