@@ -125,7 +125,7 @@ def test_features263_view_is_humanml3d_at_20_fps():
     from motionmill.motion.features263 import decode_263
 
     motion = _motion(8, frames=61)  # 2 s at 30 fps -> 41 frames at 20 fps -> 40 HumanML3D frames
-    x = motion.features263()
+    x = motion.features263(convention="corrected")
     assert x.shape == (40, 263)
     at20 = motion.resample(20.0).joints()
     decoded = decode_263(x)

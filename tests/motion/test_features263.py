@@ -1,5 +1,6 @@
-"""Tests for motionmill.motion.features263: joints -> 263 -> joints round trips, parity of the decoder with an
-independent per-frame quaternion implementation of HumanML3D's `recover_from_ric`, channel semantics, validation."""
+"""Tests for motionmill.motion.features263 in its corrected convention: joints -> 263 -> joints round trips, parity
+of the decoder with an independent per-frame quaternion implementation of HumanML3D's `recover_from_ric`, channel
+semantics, validation. HumanML3D's own convention (the default) is tested in test_features263_humanml3d.py."""
 
 from __future__ import annotations
 
@@ -119,7 +120,7 @@ def rest_pose_clip(T: int) -> torch.Tensor:
 )
 def test_decode_of_encode_is_the_canonical_motion(seed, turn, speed, T):
     joints = make_motion(seed, T, turn, speed)
-    features = encode_263(joints)
+    features = encode_263(joints, convention="corrected")
     assert features.shape == (T - 1, DIM)
     expected = reference_canonical(joints.numpy())[: T - 1]
     np.testing.assert_allclose(decode_263(features).numpy(), expected, atol=1e-5, rtol=0)
@@ -128,7 +129,9 @@ def test_decode_of_encode_is_the_canonical_motion(seed, turn, speed, T):
 def test_encode_ignores_where_the_motion_is_placed():
     joints = make_motion(7, turn=2 * np.pi, speed=-1.0)
     moved = (ry(torch.tensor(2.1, dtype=torch.float64)) @ joints[..., None])[..., 0] + torch.tensor([3.0, 0.4, -8.0])
-    torch.testing.assert_close(encode_263(moved), encode_263(joints), atol=1e-9, rtol=0)
+    torch.testing.assert_close(
+        encode_263(moved, convention="corrected"), encode_263(joints, convention="corrected"), atol=1e-9, rtol=0
+    )
 
 
 def test_decoder_matches_reference_implementation():
@@ -158,7 +161,7 @@ def test_layout_tiles_263_channels():
 
 def test_root_and_ric_channels_match_the_canonical_motion():
     joints = make_motion(3, T=30, turn=np.pi, speed=-0.8)
-    x = encode_263(joints).numpy()
+    x = encode_263(joints, convention="corrected").numpy()
     canon = reference_canonical(joints.numpy())
     np.testing.assert_allclose(x[:, ROOT_Y.start], canon[:-1, 0, 1], atol=1e-12)
     # frame 0 faces +Z after canonicalisation, so its RIC entries are the canonical joints relative to the root XZ
@@ -173,7 +176,7 @@ def test_root_and_ric_channels_match_the_canonical_motion():
 
 def test_local_velocities_are_finite_differences_in_the_heading_frame():
     joints = make_motion(4, T=25, turn=-2 * np.pi)
-    x = encode_263(joints).numpy()
+    x = encode_263(joints, convention="corrected").numpy()
     canon = reference_canonical(joints.numpy())
     for t in range(len(x)):
         q = heading_quat(canon[t])
@@ -187,7 +190,7 @@ def test_angular_velocity_is_the_half_angle_even_across_180_degrees(rate):
     T = 30
     yaw = torch.arange(T, dtype=torch.float64) * rate
     joints = (ry(yaw)[:, None] @ rest_pose_clip(T)[..., None])[..., 0]
-    x = encode_263(joints)
+    x = encode_263(joints, convention="corrected")
     # Ry(theta) takes forward to +Z, so theta = -yaw and its half-angle step is -rate / 2
     torch.testing.assert_close(x[:, ROOT_ANGVEL.start], torch.full((T - 1,), -rate / 2, dtype=torch.float64))
 
@@ -196,16 +199,17 @@ def test_foot_contacts_planted_and_moving_feet():
     joints = rest_pose_clip(12)
     joints[:, [8, 11], 2] += 0.1 * torch.arange(12, dtype=torch.float64)[:, None]  # right foot slides 10 cm/frame
     joints[:, 7, 0] += 0.03 * torch.arange(12, dtype=torch.float64)  # left ankle creeps 3 cm/frame: 9e-4 m^2
-    contacts = encode_263(joints)[:, FOOT_CONTACT]  # left ankle, left foot, right ankle, right foot
+    # left ankle, left foot, right ankle, right foot
+    contacts = encode_263(joints, convention="corrected")[:, FOOT_CONTACT]
     assert torch.equal(contacts, torch.tensor([1.0, 1.0, 0.0, 0.0], dtype=torch.float64).expand(11, 4))
-    strict = encode_263(joints, feet_thre=5e-4)[:, FOOT_CONTACT]
+    strict = encode_263(joints, feet_thre=5e-4, convention="corrected")[:, FOOT_CONTACT]
     assert torch.equal(strict, torch.tensor([0.0, 1.0, 0.0, 0.0], dtype=torch.float64).expand(11, 4))
 
 
 def test_rot6d_channels_are_ik_rotations_in_column_convention():
     joints = make_motion(5, T=12)
     canon = torch.from_numpy(reference_canonical(joints.numpy()))
-    x = encode_263(joints)
+    x = encode_263(joints, convention="corrected")
     stored = sixd_cols_to_matrix(x[:, ROT6D].reshape(11, 21, 6))  # (T - 1, 21, 3, 3)
     ik = inverse_kinematics(canon)
     torch.testing.assert_close(stored, ik[:-1, 1:], atol=1e-9, rtol=0)
@@ -218,10 +222,12 @@ def test_rot6d_channels_are_ik_rotations_in_column_convention():
 
 def test_types_follow_the_input():
     joints = make_motion(6, T=10)
-    assert isinstance(encode_263(joints.numpy()), np.ndarray)
-    x32 = encode_263(joints.float())
+    assert isinstance(encode_263(joints.numpy(), convention="corrected"), np.ndarray)
+    x32 = encode_263(joints.float(), convention="corrected")
     assert x32.dtype == torch.float32
-    torch.testing.assert_close(decode_263(x32), decode_263(encode_263(joints)).float(), atol=1e-4, rtol=0)
+    torch.testing.assert_close(
+        decode_263(x32), decode_263(encode_263(joints, convention="corrected")).float(), atol=1e-4, rtol=0
+    )
 
 
 # ---------------------------------------------------------------- validation
@@ -247,7 +253,7 @@ def test_encode_rejects_an_undefined_facing_direction():
         [[0.0, 0.0, 0.0], [0.0, 0.1, 0.0], [0.0, 0.5, 0.0], [0.0, 0.6, 0.0]], dtype=torch.float64
     )
     with pytest.raises(ValueError, match="facing direction"):
-        encode_263(joints)
+        encode_263(joints, convention="corrected")
 
 
 @pytest.mark.parametrize(

@@ -24,11 +24,11 @@ What each evaluator is fed, and why:
 - ours and MotionMillion's: the 272 features at the evaluator's frame rate (resampled if needed), the first
   `max_frames` frames (300 = 10 s at 30 fps, the longest clip either was trained on), normalised with the stats
   that came with the evaluator; batches are padded and masked, so an embedding does not depend on its batch;
-- HumanML3D's: `Motion.features263()` (20 fps), normalised with the evaluator's own `meta/mean.npy`, `std.npy`
-  (not the dataset's), the first 196 frames cut down to a multiple of 4 and zero-padded to 196 frames, as the
-  protocol's data loader does (the last convolution window reads the padding, so the padding length matters).
-  `features263` keeps each subject's bone lengths where HumanML3D retargets to one skeleton (see its docstring),
-  so real-data scores come out close to, not equal to, the published ones. Texts: see `motionmill.text.glove`.
+- HumanML3D's: `Motion.features263(convention="humanml3d")` (20 fps): HumanML3D's own `process_file`, quirks
+  included (retargeting to its reference skeleton, its smoothed heading; see `motion.features263`), as the
+  evaluator was trained on, normalised with the evaluator's own `meta/mean.npy`, `std.npy` (not the dataset's), the
+  first 196 frames cut down to a multiple of 4 and zero-padded to 196 frames, as the protocol's data loader does
+  (the last convolution window reads the padding, so the padding length matters). Texts: see `motionmill.text.glove`.
 
 Shape legend: B batch, L text tokens, T frames, F features, N items, E (or D) embedding width.
 """
@@ -261,7 +261,7 @@ class HumanML3DEvaluator:
         for chunk in _batches(motions):
             feats = []
             for m in chunk:
-                f = m.features263()
+                f = m.features263(convention="humanml3d")
                 n = min(len(f), cfg.max_motion_length) // cfg.unit_length * cfg.unit_length
                 if n < cfg.unit_length:
                     raise ValueError(f"a motion of {m.duration:.2f} s gives {len(f)} frames at 20 fps; the "

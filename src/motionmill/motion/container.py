@@ -141,11 +141,13 @@ class Motion:
 
         return fitted_offsets(self.joints(), self.skeleton)
 
-    def features263(self) -> np.ndarray:
-        """HumanML3D-263 features (at 20 fps, T' - 1 frames) computed from the joints."""
+    def features263(self, convention: str = "humanml3d") -> np.ndarray:
+        """HumanML3D-263 features (at 20 fps, T' - 1 frames) computed from the joints. `convention`: "humanml3d"
+        (HumanML3D's `process_file` exactly, as the standard evaluator reads it) or "corrected" (without its
+        quirks); see `motion.features263`."""
         from motionmill.motion.features263 import encode_263
 
-        return encode_263(self.resample(20.0).joints() if self.fps != 20.0 else self.joints())
+        return encode_263(self.resample(20.0).joints() if self.fps != 20.0 else self.joints(), convention=convention)
 
     # ------------------------------------------------------------ edits
 
