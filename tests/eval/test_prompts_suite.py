@@ -151,7 +151,10 @@ def test_a_prompt_whose_generation_or_metric_raises_is_one_failed_row(builtin, t
     assert hit[0]["errors"]["text_motion_distance"] == "FloatingPointError: injected metric fault"
     assert all(r["foot_skating_ratio"] is not None for r in result["per_prompt"] if r["status"] == "ok")
     assert {g["group"]: (g["prompts"], g["failed"]) for g in result["groups"]} == {
-        "sentences": (3, 0), "verbs": (3, 1), "flagged (body cannot show)": (1, 0)}
+        "sentences": (3, 0),
+        "verbs": (3, 1),
+        "flagged (body cannot show)": (1, 0),
+    }
     summary = write_results(result, tmp_path, "faults").read_text()
     assert "RuntimeError: injected generation fault" in summary and "| verbs | 3 |" in summary
     page = (tmp_path / "report.html").read_text()
@@ -233,3 +236,40 @@ def test_a_process_killed_mid_run_resumes_from_its_records(builtin, tmp_path):
     expected = run_prompts(pipe, evaluator, PROMPTS, tmp_path / "whole", seconds=1, reference=reference,
                            sampling=FAST)  # fmt: skip
     assert _comparable(resumed) == _comparable(expected)
+
+
+class Raw:
+    """The pipeline, returning the decoded features as predicted (`raw=True`), not reconciled."""
+
+    def __init__(self, pipe):
+        self.pipe = pipe
+
+    def __getattr__(self, name):
+        return getattr(self.pipe, name)
+
+    def __call__(self, prompts, **kwargs):
+        return self.pipe(prompts, raw=True, **kwargs)
+
+
+def test_rigidity_figures_are_those_of_the_written_motions(builtin, tmp_path):
+    from motionmill.export.formats import read_motion
+    from motionmill.motion.reconcile import rigidity_report
+
+    pipe, evaluator, reference = builtin
+    prompts = ["a person walks forward", "a man squats twice"]
+    drift = {}
+    for name, model in (("reconciled", pipe), ("raw", Raw(pipe))):
+        out = tmp_path / name
+        summary = write_results(run_prompts(model, evaluator, prompts, out, seconds=2, reference=reference,
+                                            sampling=FAST), out, name).read_text()  # fmt: skip
+        saved = json.loads((out / "results.json").read_text())
+        for row in saved["per_prompt"]:
+            written = rigidity_report(read_motion(out / "motions" / f"{row['id']}.npy"))
+            assert row["bone_drift_mm"] == pytest.approx(written["bone_drift_mm"], rel=1e-6, abs=1e-6)
+            assert row["output_agreement_mm"] == pytest.approx(written["output_agreement_mm"], rel=1e-6, abs=1e-6)
+        drift[name] = [max(r["bone_drift_mm"], r["output_agreement_mm"]) for r in saved["per_prompt"]]
+        assert saved["mean"]["bone_drift_mm"] == pytest.approx(
+            np.mean([r["bone_drift_mm"] for r in saved["per_prompt"]])
+        )
+        assert "bone_drift_mm" in summary and "output_agreement_mm" in summary
+    assert max(drift["reconciled"]) < 1.0 and min(drift["raw"]) > 1.0

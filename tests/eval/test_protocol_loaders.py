@@ -91,7 +91,8 @@ class MotionMillionReference(Dataset):
         row, motion, texts = self.data[self.names[self.pointer + item]]
         text = random.choice(texts)
         coin = np.random.choice(["single", "single", "double"])
-        m_length = (len(motion) // self.unit - 1) * self.unit if coin == "double" else len(motion) // self.unit * self.unit
+        units = len(motion) // self.unit - (1 if coin == "double" else 0)
+        m_length = units * self.unit
         start = random.randint(0, len(motion) - m_length)
         return row, text, int(motion[start]), m_length
 
@@ -239,3 +240,27 @@ def test_protocol_generates_the_loader_items_and_keeps_the_spans_option(corpus):
     assert np.isfinite(spans["generated"]["r_precision_top3"]["mean"])
     with pytest.raises(ValueError, match="--loader"):
         ProtocolConfig(loader="kit")
+
+
+class FaultyPipe(Pipe):
+    """Raises whenever a batch holds the first caption it was ever asked for."""
+
+    bad = None
+
+    def __call__(self, prompts, seconds, seed, sampling=None):
+        self.bad = self.bad or prompts[0]
+        if self.bad in prompts:
+            raise RuntimeError("injected fault")
+        return super().__call__(prompts, seconds, seed, sampling)
+
+
+def test_a_fault_leaves_its_loader_batch_one_item_smaller(corpus):
+    from motionmill.data.store import Corpus
+
+    store = Corpus(corpus)
+    pipe = FaultyPipe(store.clip(int(store.indices("train")[0])).astype(np.float64))
+    cfg = ProtocolConfig(split="train", repeats=1, mm_captions=0, diversity_pairs=20, seed=3)
+    result = run_protocol(pipe, Evaluator("builtin"), corpus, cfg)
+    lost = sum(f["stage"] == "generate" for f in result["faults"])
+    assert lost >= 1 and result["captions_scored"] == [result["items"][0] - lost]
+    assert all(np.isfinite(result["generated"][f"r_precision_top{k}"]["mean"]) for k in (1, 2, 3))

@@ -754,8 +754,13 @@ def _faults_table(faults: list[dict]) -> list[str]:
 
 def _protocol_table(result: dict) -> list[str]:
     cfg = result["config"]
-    lines = [f"{cfg['repeats']} runs over {result['clips']} clips of the {cfg['split']} split, mean ± 95% CI.", "",
-             "| metric | generated | real |", "|---|---|---|"]  # fmt: skip
+    loader = result.get("loader", cfg.get("loader", "spans"))
+    selection = "every clip once (spans)" if loader == "spans" else f"the published {loader} evaluation loader"
+    items = result.get("items") or []
+    lines = [f"{cfg['repeats']} runs over {result['clips']} clips of the {cfg['split']} split; items selected by "
+             f"{selection}: {min(items, default=0)} to {max(items, default=0)} per run; mean ± 95% CI. "
+             "Rigidity (bone_drift_mm, output_agreement_mm) is the mean and the largest over a run's generated "
+             "motions.", "", "| metric | generated | real |", "|---|---|---|"]  # fmt: skip
 
     def cell(stats: dict | None) -> str:
         if not stats or stats["mean"] is None:
