@@ -1,7 +1,17 @@
 """MotionMillion's 272 evaluator's released weights (a Lightning checkpoint) in `MotionMillionEvaluatorNet`.
 
-Keys `textencoder.*` and `motionencoder.*` are used; any others (a TEMOS decoder, the optimizer) are ignored. The
-sinusoid table buffer `sequence_pos_encoding.pe` is dropped (we recompute it). DistilBERT's own weights, under
+Their evaluation builds TEMOS's `DistilbertActorAgnosticEncoder` and `ActorAgnosticEncoder` and loads each strictly
+from the checkpoint's `state_dict` entries under `textencoder.` and `motionencoder.`
+(https://github.com/VankouF/MotionMillion-Codes, `models/evaluator_wrapper_motionmillion_rpr272.py`). Per side:
+
+    textencoder.    projection.1 (512, 768)  mu_token, logvar_token (512,)  sequence_pos_encoding.pe (5000, 1, 512)
+                    seqTransEncoder.layers.{0..3}.{self_attn.in_proj_*, self_attn.out_proj.*, linear1.*, linear2.*,
+                    norm1.*, norm2.*}  text_model.* (the frozen DistilBERT, saved with the encoder)
+    motionencoder.  skel_embedding (512, 272)  mu_token, logvar_token  sequence_pos_encoding.pe  seqTransEncoder.*
+
+Other keys (a TEMOS decoder, the optimizer) are ignored. `projection.1` and `skel_embedding` become our `proj`,
+`seqTransEncoder` our `encoder`. The sinusoid table buffer `sequence_pos_encoding.pe` is checked against the table
+we compute (sin on even channels, cos on odd ones) and then dropped. DistilBERT's weights, under
 `textencoder.text_model.*`, are returned apart so the caller can load them into its DistilBERT.
 """
 
@@ -14,6 +24,7 @@ import torch
 
 from motionmill.checkpoints.released import load_renamed, read_state_dict
 from motionmill.evaluator.legacy import MotionMillionEvaluatorConfig, MotionMillionEvaluatorNet
+from motionmill.evaluator.tmr import sinusoidal_positions
 
 __all__ = ["BERT_PREFIX", "load_motionmillion_net"]
 
@@ -69,6 +80,22 @@ def _motionmillion_config(sd: dict[str, torch.Tensor], n_head: int) -> MotionMil
     return cfg
 
 
+def _check_positions(sd: dict[str, torch.Tensor], checkpoint) -> None:
+    """Raise if a side's `sequence_pos_encoding.pe` (max_len, 1, D) is not the sinusoid table we add instead."""
+    for side in _MM_SIDES:
+        key = side + "sequence_pos_encoding.pe"
+        table = sd.get(key)
+        if table is None:
+            continue  # a state dict saved without buffers: nothing to check
+        if table.ndim != 3 or table.shape[1] != 1:
+            raise ValueError(f"{checkpoint}: {key} has shape {tuple(table.shape)}; expected (max_len, 1, D)")
+        ours = sinusoidal_positions(table.shape[0], table.shape[2])[:, None]
+        gap = float((table.float() - ours).abs().max())
+        if gap > 1e-5:
+            raise ValueError(f"{checkpoint}: {key} is not the sinusoid table (sin on even channels, cos on odd ones) "
+                             f"that this evaluator adds (largest difference {gap:.3g})")  # fmt: skip
+
+
 def load_motionmillion_net(checkpoint: str | Path, n_head: int = 4
                            ) -> tuple[MotionMillionEvaluatorNet, dict[str, torch.Tensor]]:  # fmt: skip
     """The evaluator networks of `checkpoint` (`checkpoints/evaluator/epoch=199.ckpt`, or its bare state dict) in
@@ -86,6 +113,7 @@ def load_motionmillion_net(checkpoint: str | Path, n_head: int = 4
     if not sides:
         prefixes = sorted({k.split(".")[0] for k in sd})
         raise ValueError(f"{checkpoint}: no textencoder.* or motionencoder.* keys; top-level names: {prefixes}")
+    _check_positions(sides, checkpoint)
     bert_sd = {k.removeprefix(BERT_PREFIX): v for k, v in sides.items() if k.startswith(BERT_PREFIX)}
     own = {k: v for k, v in sides.items()
            if not k.startswith(BERT_PREFIX) and not k.endswith("sequence_pos_encoding.pe")}  # fmt: skip

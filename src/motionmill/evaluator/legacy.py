@@ -15,11 +15,33 @@ The module and attribute names are the released ones, so `finest.tar`'s three st
                       output_net.0 (1024, 2048)  output_net.1 LayerNorm(1024)  output_net.3 (512, 1024)
 
 (b) MotionMillion's 272 evaluator (MotionStreamer `Evaluator_272`, TEMOS/TMR's ACTOR-style encoders; MotionMillion
-`models/evaluator_wrapper_motionmillion_rpr272.py`). Each side: input projection (text: ReLU then Linear(768, 512)
-on DistilBERT's last hidden states; motion: Linear(272, 512)), two learned tokens [mu, logvar] in front, sinusoidal
-positions on every element, a 4-layer post-norm transformer encoder (d 512, 4 heads, ff 1024, GELU) with a padding
-mask; the embedding is the output at the mu token, not normalised. DistilBERT itself runs outside this file (the
-loader feeds its states in), so model code stays torch-only.
+`models/evaluator_wrapper_motionmillion_rpr272.py`, https://github.com/VankouF/MotionMillion-Codes). Each side:
+input projection (text: ReLU then Linear(768, 512) on DistilBERT's last hidden states; motion: Linear(272, 512)),
+two learned tokens [mu, logvar] in front, sinusoidal positions on every element, a 4-layer post-norm transformer
+encoder (d 512, 4 heads, ff 1024, GELU) with a padding mask; the embedding is the output at the mu token, not
+normalised. DistilBERT itself runs outside this file (the loader feeds its states in), so model code stays
+torch-only.
+
+What their code does, step by step, and how it is matched here (tests/evaluator/test_motionmillion_evaluator_parity.py
+rebuilds their classes and compares; on CPU the embeddings are equal to the last bit):
+
+- Text (`DistilbertEncoderBase`, `DistilbertActorAgnosticEncoder`): distilbert-base-uncased's tokenizer on the batch
+  of captions, `padding=True`, no truncation and no max length, [CLS] and [SEP] included (its tokenizer lower-cases);
+  `last_hidden_state` of DistilBERT in eval mode (their `train()` override never switches the frozen model back to
+  training); `attention_mask` is the padding mask. The checkpoint holds DistilBERT's weights under
+  `textencoder.text_model.*` and their strict load puts them in place of the pretrained ones.
+- Motion (`ActorAgnosticEncoder`): the features are normalised with `mean_std/vector_272/mean.npy` and `std.npy`
+  (float64) and cast to float32; the padding mask is built from the lengths and is always `max_len` = 300 frames
+  wide, so every batch must be padded to exactly 300 frames (longer motions cannot be scored; their loop cuts
+  them).
+- Both sides, after the projection: sequence-first tensors (N, B, D); the two tokens are concatenated before the
+  positions are added, so mu sits at position 0, logvar at 1 and the first frame or word at 2; the table is
+  TEMOS's `PositionalEncoding` (sin on even channels, cos on odd ones, 10000^(2i / D), a (5000, 1, 512) buffer in
+  the checkpoint), then dropout 0.1 (inactive in eval mode); `nn.TransformerEncoder` with
+  `src_key_padding_mask` = not(mask), the tokens never masked. The output is a Normal(mu, exp(logvar / 2)) and
+  `get_co_embeddings` keeps `.loc` = mu.
+- Our layout runs the same operations in the same order and memory layout (sequence-first), which is what makes
+  the results bit-equal rather than equal to float32 rounding.
 
 Shape legend: B batch, L text tokens, T frames, U movement units (T / 4), D width.
 """
@@ -163,7 +185,11 @@ class MotionMillionEvaluatorConfig:
 
 
 class MotionMillionEncoder(nn.Module):
-    """ACTOR-style encoder: (B, N, in_dim) with mask (B, N) -> mu (B, D)."""
+    """TEMOS/ACTOR-style encoder: (B, N, in_dim) with mask (B, N) -> mu (B, D).
+
+    Sequence-first inside, as the original: the same function as a batch-first transformer, and the same order of
+    float32 operations (memory layout included), so the embeddings equal theirs bit for bit on CPU.
+    """
 
     def __init__(self, in_dim: int, cfg: MotionMillionEvaluatorConfig, relu_input: bool):
         super().__init__()
@@ -171,19 +197,18 @@ class MotionMillionEncoder(nn.Module):
         self.proj = nn.Linear(in_dim, cfg.dim)
         self.mu_token = nn.Parameter(torch.randn(cfg.dim))
         self.logvar_token = nn.Parameter(torch.randn(cfg.dim))
-        layer = nn.TransformerEncoderLayer(cfg.dim, cfg.n_head, cfg.ff, 0.1, activation="gelu", batch_first=True)
-        # batch-first here, sequence-first in the original: the same parameters and the same function
+        layer = nn.TransformerEncoderLayer(cfg.dim, cfg.n_head, cfg.ff, 0.1, activation="gelu")  # (N, B, D) input
         self.encoder = nn.TransformerEncoder(layer, cfg.n_layer, enable_nested_tensor=False)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         B, N, _ = x.shape
-        h = self.proj(F.relu(x) if self.relu_input else x)  # (B, N, D)
-        tokens = torch.stack([self.mu_token, self.logvar_token]).expand(B, 2, -1)
-        h = torch.cat([tokens, h], dim=1)  # (B, 2 + N, D)
-        h = h + sinusoidal_positions(N + 2, h.shape[-1], h.device)
-        keep = torch.cat([torch.ones(B, 2, dtype=torch.bool, device=x.device), mask.bool()], dim=1)
+        h = self.proj(F.relu(x) if self.relu_input else x).permute(1, 0, 2)  # (N, B, D)
+        tokens = torch.stack([self.mu_token, self.logvar_token])[:, None].expand(2, B, -1)
+        h = torch.cat([tokens, h])  # (2 + N, B, D): positions 0 and 1 are the tokens, frames or words from 2
+        h = h + sinusoidal_positions(N + 2, h.shape[-1], h.device)[:, None]
+        keep = torch.cat([torch.ones(B, 2, dtype=torch.bool, device=x.device), mask.bool()], dim=1)  # (B, 2 + N)
         h = self.encoder(h, src_key_padding_mask=~keep)
-        return h[:, 0]  # mu; logvar (h[:, 1]) only mattered for the KL term in training
+        return h[0]  # mu; logvar (h[1]) only mattered for the KL term in training
 
 
 class MotionMillionEvaluatorNet(nn.Module):

@@ -295,10 +295,43 @@ def load_humanml3d_evaluator(checkpoint: str | Path, glove: str | Path, meta: st
 
 
 class MotionMillionEvaluator:
-    """MotionMillion's 272 evaluator in the `Evaluator` protocol; `bert` is a text encoder giving DistilBERT states."""
+    """MotionMillion's 272 evaluator in the `Evaluator` protocol, fed as their evaluation loop feeds it.
 
-    def __init__(self, net: MotionMillionEvaluatorNet, bert, stats, name: str, device="cpu", fps: float = 30.0):
-        self.net, self.bert, self.stats, self.name = net.eval().to(device), bert.to(device), stats, name
+    MotionMillion (https://github.com/VankouF/MotionMillion-Codes) scores with `get_co_embeddings` of
+    `models/evaluator_wrapper_motionmillion_rpr272.py`, called by `evaluation_transformer_motionmillion` in
+    `utils/eval_trans.py`; this class computes the same embeddings (equal on CPU; see `motionmill.evaluator.legacy`
+    for the networks):
+
+    - texts: as given (their loader strips each caption line, which the tokenizer ignores anyway), tokenised by the
+      DistilBERT folder's own tokenizer with [CLS] and [SEP], padded to the longest text of the batch and masked;
+      the states are DistilBERT's last hidden layer. Their call never truncates, so a text over 512 tokens stops
+      their code; here it is cut to 512 tokens.
+    - motions: the 272 features at 30 fps (other rates are resampled), the first `max_frames` = 300 frames (their
+      loop cuts decoded motions to its 300-frame batch and passes min(frames, 300) as the length), normalised in
+      float64 with the stats as stored (their `mean.npy`, `std.npy` of `mean_std/vector_272` are float64 and their
+      loop de-normalises to float64 before the evaluator normalises again), then float32, zero-padded to 300
+      frames and masked. Their motion encoder's mask is always 300 frames wide; the padding is masked out, so a
+      shorter padding would change an embedding only in float32 rounding (about 1e-6), but padding as they do
+      keeps every bit.
+    - the embedding is the mu output (`.loc` of their Normal), not normalised.
+
+    Lengths are not rounded here: their loop rounds real clips to multiples of 4 frames in the data loader (frame
+    selection, done before calling this) and passes generated motions at their own length.
+
+    Args:
+        net: the networks (`load_motionmillion_net`).
+        bert: a `motionmill.text.encoders.HFEncoder` on the DistilBERT folder.
+        mean: (272,) feature mean, float64.
+        std: (272,) feature std, float64.
+        name: the spec it came from.
+        device: where the networks run.
+        fps: frame rate of the features the evaluator reads.
+    """
+
+    def __init__(self, net: MotionMillionEvaluatorNet, bert, mean: np.ndarray, std: np.ndarray, name: str,
+                 device="cpu", fps: float = 30.0):  # fmt: skip
+        self.net, self.bert, self.name = net.eval().to(device), bert.to(device), name
+        self.mean, self.std = np.asarray(mean, np.float64), np.asarray(std, np.float64)
         self.device, self.fps = torch.device(device), fps
         self.dim = net.cfg.dim
 
@@ -312,16 +345,44 @@ class MotionMillionEvaluator:
             out.append(self.net.encode_text(states.to(self.device), mask.to(self.device)).double().cpu().numpy())
         return np.concatenate(out)
 
+    def features(self, motion: Motion) -> np.ndarray:
+        """(T, 272) float32: what the evaluator reads of `motion` (30 fps, first 300 frames, normalised)."""
+        if motion.fps != self.fps:
+            motion = motion.resample(self.fps)
+        raw = motion.features[: self.net.cfg.max_frames].astype(np.float64)
+        return ((raw - self.mean) / self.std).astype(np.float32)
+
     @torch.no_grad()
     def motion_embeddings(self, motions: list[Motion]) -> np.ndarray:
         """(N, 512) float64: mu of the motion encoder."""
         motions = _check_list(motions, "motions", Motion)
         out = [np.zeros((0, self.dim))]
         for chunk in _batches(motions):
-            feats = [_features_272(m, self.fps, self.net.cfg.max_frames, self.stats) for m in chunk]
-            x, mask = _pad(feats, device=self.device)
+            x, mask = _pad([self.features(m) for m in chunk], self.net.cfg.max_frames, self.device)
             out.append(self.net.encode_motion(x, mask).double().cpu().numpy())
         return np.concatenate(out)
+
+
+def _stats_as_stored(path: str | Path, dim: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std) at the precision of the files (MotionMillion's are float64), checked as a `Normalizer`."""
+    _load_stats(path, dim, what)  # shapes, finite values, positive std
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        from safetensors.numpy import load_file
+
+        stored = load_file(str(path))
+    else:
+        files = {f.name.lower(): f for f in path.iterdir()}
+        stored = {"mean": np.load(files["mean.npy"]), "std": np.load(files["std.npy"])}
+    return np.asarray(stored["mean"], np.float64).reshape(-1), np.asarray(stored["std"], np.float64).reshape(-1)
+
+
+def _check_uncased(bert, folder) -> None:
+    """Raise unless the tokenizer lower-cases: the evaluator was trained on distilbert-base-uncased's."""
+    probe = bert.tokenizer(["A Person WALKS", "a person walks"])["input_ids"]
+    if probe[0] != probe[1]:
+        raise ValueError(f"{folder}: the tokenizer does not lower-case text; MotionMillion's evaluator reads "
+                         "distilbert-base-uncased, whose tokenizer does")  # fmt: skip
 
 
 def load_motionmillion_evaluator(checkpoint: str | Path, distilbert: str | Path, stats: str | Path,
@@ -332,11 +393,17 @@ def load_motionmillion_evaluator(checkpoint: str | Path, distilbert: str | Path,
     Args:
         checkpoint: the Lightning checkpoint (`checkpoints/evaluator/epoch=199.ckpt`) or its bare state dict; keys
             `textencoder.*` and `motionencoder.*` are used (any others, e.g. a TEMOS decoder, are ignored), and
-            DistilBERT's own weights under `textencoder.text_model.*` replace the folder's when present.
+            DistilBERT's own weights under `textencoder.text_model.*` replace the folder's when present, as their
+            strict `load_state_dict` does.
         distilbert: local folder of distilbert-base-uncased (config, tokenizer files, weights).
-        stats: folder with MotionMillion's `mean.npy` and `std.npy` (272,), e.g. `mean_std/vector_272`.
+        stats: folder with MotionMillion's `mean.npy` and `std.npy` (272,), e.g. `mean_std/vector_272` (the same
+            files their data loader normalises with), or a `.safetensors` file with `mean` and `std`.
         device: where the networks run.
         n_head: attention heads (not recorded in the weights; 4 in the released model).
+
+    Raises:
+        ValueError: weights that do not fit the architecture, a positional table that is not the standard one, a
+            DistilBERT of another width or whose tokenizer does not lower-case, or stats that are not 272 wide.
     """
     from motionmill.text.encoders import HFEncoder
 
@@ -344,8 +411,12 @@ def load_motionmillion_evaluator(checkpoint: str | Path, distilbert: str | Path,
     bert = HFEncoder(distilbert, kind="bert", max_tokens=512)  # their tokenizer call pads and never truncates
     if bert.dim != net.cfg.text_dim:
         raise ValueError(f"{distilbert} gives {bert.dim}-d states but the evaluator projects {net.cfg.text_dim}")
+    _check_uncased(bert, distilbert)
     if bert_sd:
+        expected = bert.model.state_dict().keys()
+        # transformers < 4.31 saved the position-id buffer that newer versions rebuild: not a weight
+        bert_sd = {k: v for k, v in bert_sd.items() if k in expected or k != "embeddings.position_ids"}
         load_renamed(bert.model, bert_sd, lambda k: k, lambda k: f"textencoder.text_model.{k}",
                      f"DistilBERT weights in {checkpoint}")  # fmt: skip
-    return MotionMillionEvaluator(net, bert, _load_stats(stats, 272, "MotionMillion evaluator"),
-                                  f"motionmillion:{checkpoint}", device)  # fmt: skip
+    mean, std = _stats_as_stored(stats, 272, "MotionMillion evaluator")
+    return MotionMillionEvaluator(net, bert, mean, std, f"motionmillion:{checkpoint}", device)
