@@ -305,7 +305,10 @@ def _run_items(loader: str, clips: list[dict], columns: dict, rows: np.ndarray, 
 
 def run_protocol(pipe, evaluator, corpus_dir: str | Path, cfg: ProtocolConfig | None = None,
                  sampling: SamplingSettings | None = None) -> dict:  # fmt: skip
-    """The standard protocol on `cfg.split` of a corpus; returns per-metric values, mean and 95% CI over runs."""
+    """The standard protocol on `cfg.split` of a corpus; returns per-metric values, mean and 95% CI over runs.
+
+    Each run's items (caption, frames) and R-precision batches are those of the evaluation loader named by
+    `cfg.loader` (`protocol_loader`, docs/evaluation.md "Item selection: the published loaders")."""
     from motionmill.data.store import Corpus
 
     sampling = one_candidate_by_default(sampling)
@@ -314,7 +317,7 @@ def run_protocol(pipe, evaluator, corpus_dir: str | Path, cfg: ProtocolConfig | 
     corpus = Corpus(corpus_dir)
     columns = {name: corpus.table.column(name).to_pylist() for name in ("id", "texts", "frames", "fps")}
     rows = np.array([i for i in corpus.indices(cfg.split) if columns["texts"][i]])
-    if cfg.clips is not None and len(rows) >= max(cfg.batch_size, cfg.diversity_pairs):
+    if cfg.clips is not None:
         rows = np.sort(np.random.default_rng([cfg.seed, 1]).choice(rows, min(cfg.clips, len(rows)), replace=False))
     loader = protocol_loader(cfg, evaluator)
     clips = _loader_clips(columns, rows)
