@@ -5,10 +5,9 @@ its quirks on its own, and agreement with HumanML3D's shipped pair `new_joints/0
 `new_joint_vecs/012314.npy`.
 
 The shipped pair and `Std.npy` are HumanML3D's files (MIT licence, Copyright (c) 2022 Chuan Guo; repository commit
-9176e8fb446b71c7d2a725eb5cf6fec1ae3b3c23, folder HumanML3D/). The tests that need them look for a folder holding
-`new_joints/012314.npy`, `new_joint_vecs/012314.npy` and `Std.npy` in $MOTIONMILL_HUMANML3D_SAMPLE, then
-tests/motion/data/humanml3d, then a humanml3d folder of the shared folder beside the repository, and are skipped
-when none has them.
+9176e8fb446b71c7d2a725eb5cf6fec1ae3b3c23, folder HumanML3D/). They are not part of this repository: the tests that
+need them read them from the folder named by $MOTIONMILL_HUMANML3D_SAMPLE (holding `new_joints/012314.npy`,
+`new_joint_vecs/012314.npy` and `Std.npy`, as in HumanML3D's `HumanML3D/` folder) and say so when it is not set.
 """
 
 from __future__ import annotations
@@ -177,16 +176,16 @@ def reference_process_file(positions, feet_thre=0.002):
 
 
 def _sample_dir() -> Path | None:
-    candidates = [os.environ.get("MOTIONMILL_HUMANML3D_SAMPLE"), ROOT / "tests/motion/data/humanml3d",
-                  ROOT.parent / "shared" / "humanml3d"]  # fmt: skip
-    for folder in candidates:
-        if folder and (Path(folder) / "new_joint_vecs" / "012314.npy").is_file():
-            return Path(folder)
-    return None
+    folder = os.environ.get("MOTIONMILL_HUMANML3D_SAMPLE")
+    return Path(folder) if folder and (Path(folder) / "new_joint_vecs" / "012314.npy").is_file() else None
 
 
 SAMPLE = _sample_dir()
-needs_sample = pytest.mark.skipif(SAMPLE is None, reason="HumanML3D's shipped pair 012314 is not available here")
+needs_sample = pytest.mark.skipif(
+    SAMPLE is None,
+    reason="HumanML3D's shipped pair 012314 is not in "
+    "this repository: set MOTIONMILL_HUMANML3D_SAMPLE to HumanML3D's HumanML3D/ folder",
+)
 
 
 def _shipped(name: str) -> np.ndarray:

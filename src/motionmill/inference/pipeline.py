@@ -33,6 +33,7 @@ import numpy as np
 import torch
 
 from motionmill.checkpoints.generator import load_generator, save_generator
+from motionmill.data.quality import QualityConfig
 from motionmill.inference.sampling import generate_tokens
 from motionmill.inference.settings import DEFAULTS, SamplingSettings
 from motionmill.motion.container import Motion
@@ -47,6 +48,10 @@ __all__ = ["BUILTIN_MODEL", "MOTIONMILLION_NOTES", "TextToMotion", "assemble_pip
 BUILTIN_MODEL = Path(__file__).resolve().parent.parent / "assets" / "builtin_model"
 MAX_PROMPT_CHARS = 2000  # far beyond any caption; the text encoder reads at most 150 tokens anyway
 LENGTH_TOLERANCE = 0.05  # `seconds` is met within +-5% (at least one token)
+MIN_CHOSEN_SECONDS = QualityConfig().min_frames / 30.0
+"""Shortest motion (and step of a split prompt) the model may choose when no duration is asked: the shortest clip
+the corpus keeps (`data.quality.QualityConfig.min_frames` at 30 fps). Without it the model could stop after one
+token, a motion of 2 frames that no measure can score."""
 MAX_ROWS = 256  # sequences sampled and decoded at once: bounds the KV cache and decoder memory of best-of-N
 
 
@@ -120,6 +125,10 @@ class TextToMotion:
     def max_seconds(self) -> float:
         return self.generator.cfg.max_motion_tokens * self.seconds_per_token
 
+    @property
+    def _min_chosen_tokens(self) -> int:
+        return min(self.generator.cfg.max_motion_tokens, max(1, math.ceil(MIN_CHOSEN_SECONDS / self.seconds_per_token)))
+
     def _length_bounds(self, seconds: list[float | None]) -> tuple[list[int], list[int], list[int]]:
         """Per prompt: never END before min tokens, always by max tokens; and the length in tokens a
         length-conditioned generator is told (0: no duration asked, the model decides)."""
@@ -127,7 +136,7 @@ class TextToMotion:
         longest = self.generator.cfg.max_motion_tokens
         for s in seconds:
             if s is None:
-                lows.append(1)  # at least one token: a motion has at least 2 frames
+                lows.append(self._min_chosen_tokens)
                 highs.append(longest)
                 told.append(0)
                 continue
@@ -197,7 +206,8 @@ class TextToMotion:
         n, longest = settings.candidates, self.generator.cfg.max_motion_tokens
         lows, highs, told = bounds
         keys = [(i, k, c) for i in range(len(prompts)) for k in range(len(steps[i])) for c in range(n)]
-        per_key = [(lows[i], highs[i], told[i]) if len(steps[i]) == 1 else (1, longest, 0) for i, _, _ in keys]
+        free = (self._min_chosen_tokens, longest, 0)
+        per_key = [(lows[i], highs[i], told[i]) if len(steps[i]) == 1 else free for i, _, _ in keys]
         pieces = self._sample_keys(steps, seeds, keys, *(list(b) for b in zip(*per_key, strict=True)), settings)
         redo, lengths = [], []
         for i in range(len(prompts)):
