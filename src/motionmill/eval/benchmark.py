@@ -768,6 +768,8 @@ def _protocol_table(result: dict) -> list[str]:
     def cell(stats: dict | None) -> str:
         if not stats or stats["mean"] is None:
             return "-"
+        if 0 < abs(stats["mean"]) < 0.01:  # e.g. the rigidity of reconciled motions, thousandths of a millimetre
+            return f"{stats['mean']:.2e} ± {stats['ci95']:.1e}"
         return f"{stats['mean']:.3f} ± {stats['ci95']:.3f}"
 
     for name, stats in result["generated"].items():
