@@ -41,8 +41,8 @@ from motionmill.inference.settings import SamplingSettings
 from motionmill.motion.container import Motion
 from motionmill.utils.io import atomic_write
 
-__all__ = ["ProtocolConfig", "one_candidate_by_default", "reference_physics", "run_prompts", "run_protocol",
-           "run_zeroshot", "write_results"]  # fmt: skip
+__all__ = ["LOADER_CHOICES", "RIGIDITY", "ProtocolConfig", "one_candidate_by_default", "protocol_loader",
+           "reference_physics", "run_prompts", "run_protocol", "run_zeroshot", "write_results"]  # fmt: skip
 
 TOP_K = 3
 LOADER_CHOICES = ("auto", *LOADERS, "spans")
