@@ -74,5 +74,6 @@ def main() -> None:
     print(f"{what}: {len(rows)} segments")
     print(caption_report(rows))
 
+
 if __name__ == "__main__":
     main()

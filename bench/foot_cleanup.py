@@ -77,9 +77,23 @@ def change_outside_contacts(before: np.ndarray, after: np.ndarray, contacts: dic
 
 
 def measure(motions: list, clips: list, settings: ContactSettings | None = None) -> dict:
-    names = ("skate_before", "skate_after", "skate_corpus", "pen_before", "pen_after", "change", "jerk_before",
-             "jerk_after", "new_peaks", "seconds", "contact_frames", "correction", "pelvis",
-             "pelvis_height", "pelvis_reencoded")
+    names = (
+        "skate_before",
+        "skate_after",
+        "skate_corpus",
+        "pen_before",
+        "pen_after",
+        "change",
+        "jerk_before",
+        "jerk_after",
+        "new_peaks",
+        "seconds",
+        "contact_frames",
+        "correction",
+        "pelvis",
+        "pelvis_height",
+        "pelvis_reencoded",
+    )
     rows = {k: [] for k in names}
     for motion, clip in zip(motions, clips, strict=True):
         started = time.perf_counter()
@@ -210,8 +224,11 @@ def tune(clips: int) -> ContactSettings:
     print("| F1 | toe F1 | ankle F1 | toe height | ankle height | " + " | ".join(names) + " |")
     print("|---" * (5 + len(names)) + "|")
     for total, per_kind, best, values in rows[:8]:
-        print(f"| {total:.3f} | {per_kind['toe']:.3f} | {per_kind['ankle']:.3f} | {best['toe']} | {best['ankle']} | "
-              + " | ".join(str(v) for v in values) + " |")
+        print(
+            f"| {total:.3f} | {per_kind['toe']:.3f} | {per_kind['ankle']:.3f} | {best['toe']} | {best['ankle']} | "
+            + " | ".join(str(v) for v in values)
+            + " |"
+        )
     chosen = replace(ContactSettings(), **dict(zip(names, rows[0][3], strict=True)), toe_height=rows[0][2]["toe"],
                      ankle_height=rows[0][2]["ankle"])  # fmt: skip
     print("\nblend length with the best thresholds, on the same clips (cleaned with sliding feet vs clean clips)")
@@ -263,8 +280,10 @@ def tune_on_generated(count: int, cache: Path, model: str, base: ContactSettings
         s = replace(base, speed=speed, release_speed=release)
         r = measure(motions, clips, s)
         rows.append((r["skate_after"].mean(), r["change"].mean(), int(r["new_peaks"].sum()), speed, release))
-        print(f"| {speed} | {release} | {rows[-1][0]:.4f} ({r['skate_before'].mean():.4f}) | {100 * rows[-1][1]:.2f} | "
-              f"{rows[-1][2]} |")
+        print(
+            f"| {speed} | {release} | {rows[-1][0]:.4f} ({r['skate_before'].mean():.4f}) | {100 * rows[-1][1]:.2f} | "
+            f"{rows[-1][2]} |"
+        )
     ok = [r for r in rows if r[1] <= 0.02] or rows
     best = min(ok, key=lambda r: (round(r[0], 4), r[2]))
     print(f"chosen: speed {best[3]}, release_speed {best[4]}")

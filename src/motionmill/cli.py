@@ -213,8 +213,11 @@ def _generate_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rewrite-url", default=None, help="OpenAI-compatible endpoint to rewrite prompts first")
     p.add_argument("--rewrite-model", default=None, help="model name for --rewrite-url")
     p.add_argument("--cleanup", action="store_true", help="lock planted feet (foot-contact clean-up) in every output")
-    p.add_argument("--raw", action="store_true",
-                   help="write the decoded features as predicted, without reconciling them into one rigid motion")
+    p.add_argument(
+        "--raw",
+        action="store_true",
+        help="write the decoded features as predicted, without reconciling them into one rigid motion",
+    )
 
 
 def _sampling_args(p: argparse.ArgumentParser, unset: str = "the model's default") -> None:
@@ -364,8 +367,13 @@ def eval_serve(report_dir: str, port: int = 8000, db: str | None = None, host: s
         server.server_close()
 
 
-def serve(model: str = "builtin", host: str = "127.0.0.1", port: int = 8000, token: str | None = None,
-          store: str | None = None) -> None:
+def serve(
+    model: str = "builtin",
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    token: str | None = None,
+    store: str | None = None,
+) -> None:
     """Serve text to motion over HTTP: the API (POST /v1/motions), a web page at /, /healthz and /metrics."""
     from motionmill.serve.api import ServeSettings, run_server
 
@@ -545,9 +553,11 @@ def video_fit_captioner(out: str, train_clips: int = 6000, val_clips: int = 300,
                        residual_rate=residual_rate)  # fmt: skip
     classifier = fit_action_classifier(config)
     classifier.info["commit"] = source_commit()
-    classifier.info["command"] = (f"motionmill video fit-captioner --train-clips {train_clips} --val-clips "
-                                  f"{val_clips} --steps {steps} --seed {seed}"
-                                  + (f" --recovered {recovered} --residual-rate {residual_rate}" if recovered else ""))
+    classifier.info["command"] = (
+        f"motionmill video fit-captioner --train-clips {train_clips} --val-clips "
+        f"{val_clips} --steps {steps} --seed {seed}"
+        + (f" --recovered {recovered} --residual-rate {residual_rate}" if recovered else "")
+    )
     classifier.save(out)
     print(f"{out}: val frame accuracy {classifier.info['val_frame_accuracy']:.1%}")
 
@@ -560,8 +570,12 @@ def _video_fit_captioner_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the initialisation, batches and disturbances")
     p.add_argument("--recovered", help="motions recovered from rendered train clips: python bench/closed_loop.py "
                    "--split train --save DIR (docs/video.md)")  # fmt: skip
-    p.add_argument("--residual-rate", type=float, default=0.6,
-                   help="share of windows given a recovered motion's error instead of imitated noise (default 0.6)")
+    p.add_argument(
+        "--residual-rate",
+        type=float,
+        default=0.6,
+        help="share of windows given a recovered motion's error instead of imitated noise (default 0.6)",
+    )
 
 
 def video_inspect(video: str, out: str, lifter: str = "learned") -> None:

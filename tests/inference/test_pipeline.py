@@ -194,8 +194,9 @@ def test_best_of_n_keeps_the_candidate_closest_to_the_prompt(reranked_folder):
     kept = reranked(prompts, seed=seeds, top_k=50, raw=True)  # the folder's default: 4 candidates
     judge = evaluator_from_spec("builtin")
     for prompt, seed, motion in zip(prompts, seeds, kept, strict=True):
-        candidates = [reranked(prompt, seed=candidate_seed(seed, c), top_k=50, candidates=1, raw=True)[0]
-                      for c in range(4)]
+        candidates = [
+            reranked(prompt, seed=candidate_seed(seed, c), top_k=50, candidates=1, raw=True)[0] for c in range(4)
+        ]
         text = judge.text_embeddings([prompt])[0]
         emb = judge.motion_embeddings(candidates)
         cosine = emb @ text / (np.linalg.norm(emb, axis=1) * np.linalg.norm(text))

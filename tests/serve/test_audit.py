@@ -19,7 +19,7 @@ from motion_factory import random_motion
 from motionmill.export.report import PromptEntry, write_prompts_report
 from motionmill.serve.ratings import DB_FILE, RatingStore, ReportServer, serving
 
-PROMPTS = {"000_walk": "a person walks", "001_jump": "=HYPERLINK(\"http://evil.example\", \"jumps\")"}
+PROMPTS = {"000_walk": "a person walks", "001_jump": '=HYPERLINK("http://evil.example", "jumps")'}
 GOOD = {"prompt_id": "000_walk", "rater": "ana", "text_alignment": 4, "naturalness": 5, "plausibility": 3}
 
 
@@ -71,8 +71,10 @@ def get(srv, path: str, host_header: str | None = None) -> tuple[int, dict[str, 
 
 def post_raw(srv, body: bytes, host_header: str | None = None, length: int | str | None = None) -> bytes:
     """A POST /ratings request with `body` (and a Content-Length of `length`, default its length)."""
-    return (f"POST /ratings HTTP/1.1\r\nHost: {host_header or host(srv)}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body) if length is None else length}\r\nConnection: close\r\n\r\n").encode() + body
+    return (
+        f"POST /ratings HTTP/1.1\r\nHost: {host_header or host(srv)}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body) if length is None else length}\r\nConnection: close\r\n\r\n"
+    ).encode() + body
 
 
 def post(srv, rating: dict, host_header: str | None = None) -> tuple[int, dict]:
@@ -247,7 +249,7 @@ def test_connections_beyond_the_queue_are_answered_503_and_the_queue_drains(repo
 
 
 def test_the_csv_export_neutralises_spreadsheet_formulas(server):
-    texts = ["=HYPERLINK(\"http://evil.example\")", "+1+1", "-2+3", "@SUM(A1)", "fine = ok", "4"]
+    texts = ['=HYPERLINK("http://evil.example")', "+1+1", "-2+3", "@SUM(A1)", "fine = ok", "4"]
     for text in texts:
         assert post(server, {**GOOD, "rater": "ana", "comment": text})[0] == 201
     assert post(server, {**GOOD, "prompt_id": "001_jump", "rater": "=cmd|' /C calc'!A0"})[0] == 201
@@ -255,7 +257,7 @@ def test_the_csv_export_neutralises_spreadsheet_formulas(server):
     assert status == 200 and headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(body.decode("utf-8"), newline="")))
     comments = [r["comment"] for r in rows[: len(texts)]]
-    assert comments == ["'=HYPERLINK(\"http://evil.example\")", "'+1+1", "'-2+3", "'@SUM(A1)", "fine = ok", "4"]
+    assert comments == ['\'=HYPERLINK("http://evil.example")', "'+1+1", "'-2+3", "'@SUM(A1)", "fine = ok", "4"]
     assert rows[-1]["rater"] == "'=cmd|' /C calc'!A0"
     assert rows[-1]["prompt"] == "'" + PROMPTS["001_jump"]
     assert [r["text_alignment"] for r in rows] == ["4"] * len(rows)  # numbers stay numbers

@@ -75,5 +75,9 @@ class ActionNet(nn.Module):
             x = block(x)
         x = self.norm(x)
         rate = nn.functional.softplus(self.rate_head(x))[:, 0]
-        return (self.action_head(x).transpose(1, 2), self.layer_head(x).transpose(1, 2), rate,
-                self.side_head(x).transpose(1, 2))
+        return (
+            self.action_head(x).transpose(1, 2),
+            self.layer_head(x).transpose(1, 2),
+            rate,
+            self.side_head(x).transpose(1, 2),
+        )

@@ -299,6 +299,8 @@ COUNTERS = {
 repetitions right on generated single-action segments (clean and disturbed, fresh random plans). Actions that
 neither counts reliably (arm circles, uppercuts, elbow strikes, dribbles, nods) get no count rather than a wrong
 one."""
+
+
 def _moving_side(j: np.ndarray, fps: float, pair: tuple[int, int], ratio: float = 1.6) -> str:
     """Which limb does a one-sided action: of the joint `pair` (left, right), the one that travels clearly farther
     relative to the pelvis in the body's heading frame; "both" when neither travels `ratio` times farther."""

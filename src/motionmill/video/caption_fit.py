@@ -214,8 +214,9 @@ def fit_action_classifier(config: FitConfig = FitConfig(), progress: bool = True
     net = ActionNet(ActionNetConfig(features=FEATURES, actions=len(ACTION_LABELS), layers=len(LAYER_LABELS),
                                     sides=len(SIDE_LABELS), width=config.width))  # fmt: skip
     optimiser = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, config.lr, total_steps=config.steps,
-                                                   pct_start=max(0.05, 2 / config.steps))  # a warm-up of 2+ steps
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimiser, config.lr, total_steps=config.steps, pct_start=max(0.05, 2 / config.steps)
+    )  # a warm-up of 2+ steps
     mean_t, std_t = torch.from_numpy(mean), torch.from_numpy(std)
     best, best_state, history, start = -1.0, None, [], time.time()
     bar = tqdm(range(1, config.steps + 1), desc="fit captioner", unit="step", disable=not progress)

@@ -28,8 +28,18 @@ import numpy as np
 from motionmill.export.render import Camera, orbit_camera
 from motionmill.video.figure import LOOKS, pixel_rays, render_figure
 
-__all__ = ["View", "caption_agreement", "caption_report", "caption_summary", "landmark_pairs", "path_error",
-           "procrustes_mpjpe", "render_video", "split_indices", "view_for"]
+__all__ = [
+    "View",
+    "caption_agreement",
+    "caption_report",
+    "caption_summary",
+    "landmark_pairs",
+    "path_error",
+    "procrustes_mpjpe",
+    "render_video",
+    "split_indices",
+    "view_for",
+]
 
 BACKDROPS = ("coffee", "astronaut", "rocket", "chelsea", "immunohistochemistry", "coins")
 
