@@ -288,9 +288,11 @@ def test_generate_writes_the_motion_of_their_chain(released, pipelines, tmp_path
         latent = released.fsq.vqvae.quantizer.project_out(codes).T[None]  # (1, W, N)
         normalised = released.fsq.vqvae.decoder.model(latent)[0].T.numpy()  # (2N, 272)
     features = normalised * np.load(released.stats / "std.npy") + np.load(released.stats / "mean.npy")
-    # --raw: their chain has no reconciliation, so the decoded features are what must match
+    # --raw: their chain has no reconciliation, so the decoded features are what must match; --min-seconds 0: their
+    # sampler lets the model stop after its first token
     assert main(["generate", PROMPT, "--model", str(pipelines["short"]), "--out", str(tmp_path), "--greedy",
-                 "--guidance", "1", "--candidates", "1", "--no-compose", "--raw"]) == 0  # fmt: skip
+                 "--guidance", "1", "--candidates", "1", "--no-compose", "--raw",
+                 "--min-seconds", "0"]) == 0  # fmt: skip
     ours = np.load(next(p for p in tmp_path.glob("*.npy") if not p.name.endswith(".joints.npy")))
     joints = np.load(next(tmp_path.glob("*.joints.npy")))
     assert ours.shape == features.shape == (2 * len(tokens), 272)

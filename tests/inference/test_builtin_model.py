@@ -8,7 +8,7 @@ import torch
 
 from motionmill.cli import main
 from motionmill.eval.alignment import alignment_clips, generate_for_clips, score_clips
-from motionmill.inference.pipeline import BUILTIN_MODEL, MIN_CHOSEN_SECONDS, TextToMotion
+from motionmill.inference.pipeline import BUILTIN_MODEL, TextToMotion
 from motionmill.motion.container import Motion
 from motionmill.synth.predicates import forward_displacement, heading_change
 
@@ -57,9 +57,12 @@ def test_chosen_lengths_are_at_least_the_shortest_corpus_clip(pipe):
     """Without a duration the model chooses the length, never below the corpus's shortest clip (it stopped after one
     token, 2 frames, on these short imperatives before), with every candidate and step by step too."""
     prompts = ["Open the door", "Knock twice", "Tap foot", "Open door", "Nod. Then wave. Then bow."]
+    assert pipe.settings().min_seconds == 1.0
     for candidates in (1, 4):
         motions = pipe(prompts, seed=0, candidates=candidates)
-        assert min(m.duration for m in motions) >= MIN_CHOSEN_SECONDS, [m.num_frames for m in motions]
+        assert min(m.duration for m in motions) >= 1.0, [m.num_frames for m in motions]
+    unbounded = pipe(prompts[:1], seed=0, candidates=1, min_seconds=0)  # the model may stop after one token
+    assert unbounded[0].num_frames == 2
 
 
 def test_guidance_one_equals_unguided_sampling(pipe):

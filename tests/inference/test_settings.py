@@ -67,7 +67,7 @@ def test_over_fills_unset_fields_from_the_base():
     model = SamplingSettings(temperature=0.6, guidance=1.5, compose=True).over(DEFAULTS)
     resolved = request.over(model)
     assert asdict(resolved) == {"temperature": 0.5, "top_k": 0, "top_p": 1.0, "guidance": 1.5, "greedy": False,
-                                "candidates": 4, "compose": True}  # fmt: skip
+                                "candidates": 4, "compose": True, "min_seconds": 1.0}  # fmt: skip
     assert request.given() == {"temperature": 0.5, "candidates": 4}
     assert SamplingSettings().over(model) == model
 

@@ -33,7 +33,6 @@ import numpy as np
 import torch
 
 from motionmill.checkpoints.generator import load_generator, save_generator
-from motionmill.data.quality import QualityConfig
 from motionmill.inference.sampling import generate_tokens
 from motionmill.inference.settings import DEFAULTS, SamplingSettings
 from motionmill.motion.container import Motion
@@ -48,10 +47,6 @@ __all__ = ["BUILTIN_MODEL", "MOTIONMILLION_NOTES", "TextToMotion", "assemble_pip
 BUILTIN_MODEL = Path(__file__).resolve().parent.parent / "assets" / "builtin_model"
 MAX_PROMPT_CHARS = 2000  # far beyond any caption; the text encoder reads at most 150 tokens anyway
 LENGTH_TOLERANCE = 0.05  # `seconds` is met within +-5% (at least one token)
-MIN_CHOSEN_SECONDS = QualityConfig().min_frames / 30.0
-"""Shortest motion (and step of a split prompt) the model may choose when no duration is asked: the shortest clip
-the corpus keeps (`data.quality.QualityConfig.min_frames` at 30 fps). Without it the model could stop after one
-token, a motion of 2 frames that no measure can score."""
 MAX_ROWS = 256  # sequences sampled and decoded at once: bounds the KV cache and decoder memory of best-of-N
 
 
@@ -125,18 +120,20 @@ class TextToMotion:
     def max_seconds(self) -> float:
         return self.generator.cfg.max_motion_tokens * self.seconds_per_token
 
-    @property
-    def _min_chosen_tokens(self) -> int:
-        return min(self.generator.cfg.max_motion_tokens, max(1, math.ceil(MIN_CHOSEN_SECONDS / self.seconds_per_token)))
+    def _min_chosen_tokens(self, settings: SamplingSettings) -> int:
+        """Tokens the model must emit before it may END when it chooses the length (`min_seconds`)."""
+        tokens = math.ceil(settings.min_seconds / self.seconds_per_token - 1e-9)
+        return min(self.generator.cfg.max_motion_tokens, max(1, tokens))
 
-    def _length_bounds(self, seconds: list[float | None]) -> tuple[list[int], list[int], list[int]]:
+    def _length_bounds(self, seconds: list[float | None], settings: SamplingSettings
+                       ) -> tuple[list[int], list[int], list[int]]:  # fmt: skip
         """Per prompt: never END before min tokens, always by max tokens; and the length in tokens a
         length-conditioned generator is told (0: no duration asked, the model decides)."""
         lows, highs, told = [], [], []
         longest = self.generator.cfg.max_motion_tokens
         for s in seconds:
             if s is None:
-                lows.append(self._min_chosen_tokens)
+                lows.append(self._min_chosen_tokens(settings))
                 highs.append(longest)
                 told.append(0)
                 continue
@@ -179,7 +176,7 @@ class TextToMotion:
         if len(seconds) != len(prompts) or len(seeds) != len(prompts):
             raise ValueError(f"got {len(prompts)} prompts but {len(seconds)} durations and {len(seeds)} seeds")
         reranker = self.reranker() if settings.candidates > 1 else None  # fails before any sampling without one
-        bounds = self._length_bounds(seconds)  # validates every duration before any is used
+        bounds = self._length_bounds(seconds, settings)  # validates every duration before any is used
         steps = [self._steps(p, s) if settings.compose else [p] for p, s in zip(prompts, seconds, strict=True)]
         pieces = self._sample_pieces(prompts, seconds, seeds, steps, bounds, settings)
         chosen = _choose_pieces(reranker, steps, pieces, settings.candidates, self.decode)
@@ -206,7 +203,7 @@ class TextToMotion:
         n, longest = settings.candidates, self.generator.cfg.max_motion_tokens
         lows, highs, told = bounds
         keys = [(i, k, c) for i in range(len(prompts)) for k in range(len(steps[i])) for c in range(n)]
-        free = (self._min_chosen_tokens, longest, 0)
+        free = (self._min_chosen_tokens(settings), longest, 0)
         per_key = [(lows[i], highs[i], told[i]) if len(steps[i]) == 1 else free for i, _, _ in keys]
         pieces = self._sample_keys(steps, seeds, keys, *(list(b) for b in zip(*per_key, strict=True)), settings)
         redo, lengths = [], []

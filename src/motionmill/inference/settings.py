@@ -36,6 +36,8 @@ class SamplingSettings:
                                      "finds closest to the prompt; 1 = plain sampling")  # fmt: skip
     compose: bool | None = _option("sample a prompt that lists actions in order (walk, then turn...) one step at a "
                                    "time, each from its own words")  # fmt: skip
+    min_seconds: float | None = _option("shortest motion (and step of a split prompt) the model may choose when no "
+                                        "duration is asked; 0 lets it stop after its first token")  # fmt: skip
 
     def __post_init__(self) -> None:
         checks = {
@@ -46,6 +48,7 @@ class SamplingSettings:
             "greedy": (lambda v: isinstance(v, bool), "true or false"),
             "candidates": (lambda v: _integer(v) and v >= 1, "an integer >= 1"),
             "compose": (lambda v: isinstance(v, bool), "true or false"),
+            "min_seconds": (lambda v: _number(v) and v >= 0, "a finite number >= 0"),
         }
         for name, (ok, what) in checks.items():
             value = getattr(self, name)
@@ -78,5 +81,7 @@ def _integer(value) -> bool:
 
 
 DEFAULTS = SamplingSettings(temperature=1.0, top_k=0, top_p=1.0, guidance=1.0, greedy=False, candidates=1,
-                            compose=False)  # fmt: skip
-"""What a pipeline without stored defaults uses: plain sampling from the whole distribution, no guidance."""
+                            compose=False, min_seconds=1.0)  # fmt: skip
+"""What a pipeline without stored defaults uses: plain sampling from the whole distribution, no guidance; a chosen
+length of at least 1 s, the shortest clip the corpus keeps (`data.quality.QualityConfig.min_frames` at 30 fps):
+without it a model may stop after one token, a motion of 2 frames that no measure can score."""

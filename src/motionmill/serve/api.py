@@ -275,6 +275,8 @@ def _request_model(settings: ServeSettings, max_seconds: float):
         greedy: bool | None = Field(None, description=help_of["greedy"])
         candidates: int | None = Field(None, ge=1, le=settings.max_candidates, description=help_of["candidates"])
         compose: bool | None = Field(None, description=help_of["compose"])
+        min_seconds: float | None = Field(None, ge=0, le=max_seconds, allow_inf_nan=False,
+                                          description=help_of["min_seconds"])  # fmt: skip
         cleanup: bool = Field(False, description="lock planted feet (foot-contact clean-up) before writing the files")
 
     return MotionRequest
