@@ -22,6 +22,10 @@ Bone lengths (`bones`): `"mean"`, the motion's own mean bone lengths over its pr
 skeleton's rest directions (`motion.ik.fitted_offsets`, as the BVH export does); or `"rest"` (the default), the
 skeleton's rest offsets, so that the SMPL export read with a default body (`Motion.from_smpl`) is the same motion.
 
+Every method first smooths the predicted positions (hence the pelvis path) over time by a zero-phase Gaussian of
+`smooth_frames` frames (`DEFAULT_SMOOTH`): unsmoothed, the fixed bones turn the frame-to-frame wobble of the predicted
+bone directions into more jerk than the decoded motion has.
+
 Shape legend: T frames, J joints (22).
 """
 
